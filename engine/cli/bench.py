@@ -1,0 +1,25 @@
+"""``neuroonco bench ...``: benchmark import, statistics, sessions, scoring and reports."""
+
+from __future__ import annotations
+
+import importlib
+
+# Each module defines ``register(actions)`` for its ``bench`` subcommands.
+BENCH_MODULES = (
+    "engine.cli.bench_import",
+    "engine.cli.bench_sessions",
+)
+
+
+def register(subparsers) -> None:  # noqa: ANN001
+    parser = subparsers.add_parser("bench", help="import, run, score and compare benchmarks")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    for module_name in BENCH_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not module_name.startswith(error.name):
+                raise
+            continue
+        module.register(actions)

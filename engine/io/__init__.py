@@ -1,0 +1,1 @@
+"""Reading images, masks and benchmark files, and importing them into the database."""
