@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "engine.cli.semantics",
     "engine.cli.bench",
     "engine.cli.jobs",
+    "engine.cli.models",
     "engine.cli.demo",
     "engine.cli.gui",
     "engine.cli.db",
