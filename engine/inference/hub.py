@@ -53,14 +53,20 @@ def download(repo_id: str, *, revision: str | None = None, cache_dir: str | Path
     except RevisionNotFoundError:
         raise WorkbenchError(f"revision '{revision}' of {repo_id} does not exist") from None
     except LocalEntryNotFoundError as error:
-        raise WorkbenchError(f"could not reach the Hugging Face hub to download {repo_id} ({error}); "
+        raise WorkbenchError(f"could not reach the Hugging Face hub to download {repo_id} "
+                             f"({_one_line(error)}); "
                              "check the network connection or proxy, or copy the model here and "
                              "register it with 'neuroonco models add'") from None
     except OSError as error:
-        raise WorkbenchError(f"downloading {repo_id} failed ({error}); check the network and free "
+        raise WorkbenchError(f"downloading {repo_id} failed ({_one_line(error)}); check the network and free "
                              "disk space, then run the same command again to resume") from None
     folder = Path(folder)
     log.info("downloaded %s to %s", repo_id, folder)
     # Cache snapshots live in .../snapshots/<commit hash>.
     commit = folder.name if folder.parent.name == "snapshots" else (revision or "")
     return folder, commit
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0].removeprefix("Got: ") if lines else type(error).__name__

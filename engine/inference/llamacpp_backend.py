@@ -112,7 +112,8 @@ class LlamaCppBackend(InferenceBackend):
     def _run_shared(self, requests: list[Request], mode: Mode, image: PreparedImage) -> list[Result]:
         if not self.reuse_prefix:
             return self._run(requests, mode)
-        self._evaluated = []
+        # The cache is kept across calls: segments are keyed by content (an image by its pixel
+        # hash), so the next slice reuses at least the system prompt and never a stale image.
         return [self._answer(request, [image], mode) for request in requests]
 
     def _answer(self, request: Request, images: list[PreparedImage], mode: Mode) -> Result:
