@@ -62,7 +62,7 @@ def set_batch_size(backend, size: int) -> None:
         backend.batch_size = size
     elif isinstance(backend, OpenAIBackend):
         backend.concurrency = size
-    # llama.cpp answers one request at a time; nothing to set.
+    # llama.cpp processes one request at a time, so there is nothing to set.
 
 
 def assert_same_letters(first, second, tolerance=1e-4):
@@ -107,9 +107,9 @@ def test_shared_image_letters_equal_separate_calls(backend, mri_images):  # noqa
     shared = backend.answer_many(mri_images["a"], closed_requests(), mode="letters")
 
     assert [r.key for r in shared] == [0, 1, 2]
-    for one, many in zip(separate, shared):
-        assert_same_letters(one, many)
-        assert one.image_sha256 == many.image_sha256
+    for single, reused in zip(separate, shared):
+        assert_same_letters(single, reused)
+        assert single.image_sha256 == reused.image_sha256
     if not isinstance(backend, OpenAIBackend):
         # Every question after the first reused the cached system prompt and image.
         assert all(result.cached_tokens > 0 for result in shared[1:])
@@ -120,11 +120,11 @@ def test_shared_image_generation_equals_separate_calls(backend, mri_images):  # 
     separate = backend.generate(closed_requests(mri_images["a"]))
     shared = backend.answer_many(mri_images["a"], closed_requests(), mode="generate")
 
-    for one, many in zip(separate, shared):
-        assert one.text == many.text
-        assert one.completion_tokens == many.completion_tokens
-        if one.letter_probs is not None:
-            assert_same_letters(one, many)
+    for single, reused in zip(separate, shared):
+        assert single.text == reused.text
+        assert single.completion_tokens == reused.completion_tokens
+        if single.letter_probs is not None:
+            assert_same_letters(single, reused)
 
 
 def test_new_image_is_not_answered_from_stale_cache(backend, mri_images):  # noqa: F811
@@ -132,8 +132,8 @@ def test_new_image_is_not_answered_from_stale_cache(backend, mri_images):  # noq
     after_switch = backend.answer_many(mri_images["b"], closed_requests(), mode="letters")
     separate_b = backend.letter_probabilities(closed_requests(mri_images["b"]))
 
-    for many, one in zip(after_switch, separate_b):
-        assert_same_letters(many, one)
+    for reused, single in zip(after_switch, separate_b):
+        assert_same_letters(reused, single)
 
 
 def test_batch_of_one_equals_batch_of_three(backend, mri_images):  # noqa: F811
@@ -229,6 +229,6 @@ def test_http_and_llamacpp_give_the_same_letters(gguf_pair, llama_server, mri_im
     with OpenAIBackend(llama_server, "tiny", top_logprobs=500) as remote:
         remote_results = remote.letter_probabilities(closed_requests(mri_images["a"]))
 
-    for here, there in zip(local_results, remote_results):
-        assert_same_letters(here, there, tolerance=1e-3)
-        assert here.letter_mass == pytest.approx(there.letter_mass, rel=1e-2)
+    for local_result, remote_result in zip(local_results, remote_results):
+        assert_same_letters(local_result, remote_result, tolerance=1e-3)
+        assert local_result.letter_mass == pytest.approx(remote_result.letter_mass, rel=1e-2)

@@ -1,8 +1,8 @@
 """The OpenAI-compatible backend against llama-cpp-python's server, through a local proxy.
 
-The proxy (a real HTTP server on 127.0.0.1) forwards to the real llama.cpp server and can
-fail requests, delay them, drop logprobs from replies, and record headers and bodies, so
-retries, timeouts, the concurrency limit and key handling are tested end to end.
+The proxy is a real HTTP server on 127.0.0.1 that forwards to the real llama.cpp server.
+It can fail requests, delay them, drop logprobs from replies, and record headers and
+bodies, so retries, timeouts, the concurrency limit and key handling are tested end to end.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def test_api_key_from_environment_or_keyring(proxy, db, monkeypatch, memory_keyr
     with pytest.raises(WorkbenchError, match="TINY_KEY"):
         resolve_api_key("env-model", "TINY_KEY")
 
-    # No column of the database holds a key.
+    # No column of the database contains a key.
     with db.session() as session:
         rows = session.execute(text("SELECT * FROM model")).all()
     assert not any("key-from" in str(value) for row in rows for value in row)

@@ -54,7 +54,8 @@ def test_openai_model_stores_no_files_and_no_key(db):
                                 server_model="qwen2.5-vl-7b", api_key_env="LAB_KEY")
 
     assert record.base_url == "http://127.0.0.1:9/v1"
-    assert record.path is None and record.sha256 is None
+    assert record.path is None
+    assert record.sha256 is None
     assert record.api_key_env == "LAB_KEY"
 
 
@@ -152,7 +153,8 @@ def test_cli_add_list_remove(db_url, tiny_models, gguf_pair):  # noqa: F811
     assert removed.returncode == 0
     assert json.loads(run_cli(db_url, "models", "list", "--json").stdout) == []
     missing = run_cli(db_url, "models", "remove", "cli-qwen")
-    assert missing.returncode == 1 and "not registered" in missing.stderr
+    assert missing.returncode == 1
+    assert "not registered" in missing.stderr
 
 
 def test_cli_ask_answers_with_letter_probabilities(db_url, gguf_pair, tmp_path, mri_images):  # noqa: F811

@@ -213,8 +213,8 @@ def build_lora_adapter(base: Path, folder: Path, seed: int = 1) -> None:
 def build_qwen2vl(folder: Path, arch: str = "qwen2_vl", seed: int = 0) -> None:
     """Qwen2-VL or Qwen2.5-VL (``arch="qwen2_5_vl"``) saved for GGUF conversion.
 
-    The vision tower has depth 3 because llama.cpp's tensor map only knows the merger
-    MLP tensors ``visual.merger.mlp.{n}`` for n below the block count.
+    The vision tower has depth 3 because llama.cpp's tensor map only maps the merger MLP
+    tensors ``visual.merger.mlp.{n}`` for n below the block count.
     """
     from transformers import AutoTokenizer, Qwen2VLImageProcessorPil
 

@@ -91,7 +91,7 @@ class InferenceBackend(ABC):
         return [prepare_image(source, self.max_pixels) for source in request.images]
 
     def _result(self, request: Request, images: Sequence[PreparedImage]) -> Result:
-        """A result carrying the request's provenance fields, to be filled by the backend."""
+        """Create a result with the request's provenance fields for the backend to fill."""
         return Result(key=request.key, settings=request.settings, template_id=request.template_id,
                       template_version=request.template_version,
                       image_sha256=[image.sha256 for image in images],

@@ -24,7 +24,7 @@ OUTTYPES = ("f32", "f16", "bf16", "q8_0", "auto")
 
 
 def converter_dir() -> Path:
-    """Return the folder that holds ``convert_hf_to_gguf.py``.
+    """Return the folder that contains ``convert_hf_to_gguf.py``.
 
     ``$NEUROONCO_LLAMA_CPP_DIR`` wins; otherwise ``<sys.prefix>/share/neuroonco/llama.cpp``.
     Raises WorkbenchError when the converter is not there.

@@ -232,7 +232,7 @@ class TransformersBackend(InferenceBackend):
         result = self._result(request, images)
         new_tokens = output.sequences[row, prompt_length:].tolist()
         eos = set(self._eos_ids())
-        kept: list[int] = []
+        answer_tokens: list[int] = []
         finish_reason = "length"
         for token in new_tokens:
             if token in eos:
@@ -241,14 +241,14 @@ class TransformersBackend(InferenceBackend):
             if token == self.tokenizer.pad_token_id and token not in eos:
                 finish_reason = "stop"
                 break
-            kept.append(token)
-        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+            answer_tokens.append(token)
+        text = self.tokenizer.decode(answer_tokens, skip_special_tokens=True)
         if request.settings.stop and any(stop in text for stop in request.settings.stop):
             finish_reason = "stop"
         result.text = _cut_at_stop(text, request.settings.stop)
         result.finish_reason = finish_reason
         result.prompt_tokens = prompt_tokens
-        result.completion_tokens = len(kept)
+        result.completion_tokens = len(answer_tokens)
         result.timings.prefill_s = clock.prefill_s / batch_rows
         result.timings.decode_s = (finished - clock.first_step) / batch_rows if clock.first_step else 0.0
         if request.valid_letters and getattr(output, "logits", None):
@@ -274,16 +274,18 @@ class TransformersBackend(InferenceBackend):
             prefix_cache = model(**prefix_inputs, use_cache=True)[self._cache_kw_output()]
         shared = (time.perf_counter() - started) / len(requests)
 
-        results = []
-        for request, inputs in zip(requests, encoded):
-            cache = copy.deepcopy(prefix_cache)
-            if mode == "letters":
-                result = self._letters_from_prefix(request, image, inputs, cache, prefix_length)
-            else:
-                result = self._generate_from_prefix(request, image, inputs, cache)
+        if mode == "letters":
+            results = []
+            for start in range(0, len(requests), self.batch_size):
+                results.extend(self._letters_from_prefix(requests[start:start + self.batch_size],
+                                                         encoded[start:start + self.batch_size],
+                                                         image, prefix_cache, prefix_length))
+        else:
+            results = [self._generate_from_prefix(request, image, inputs, copy.deepcopy(prefix_cache))
+                       for request, inputs in zip(requests, encoded)]
+        for result in results:
             result.cached_tokens = prefix_length
             result.timings.shared_prefix_s = shared
-            results.append(result)
         return results
 
     def _cache_kw_output(self) -> str:
@@ -307,25 +309,41 @@ class TransformersBackend(InferenceBackend):
             return None
         return length
 
-    def _letters_from_prefix(self, request: Request, image: PreparedImage, inputs, cache,
-                             prefix_length: int) -> Result:
+    def _letters_from_prefix(self, requests: list[Request], encoded: list, image: PreparedImage,
+                             prefix_cache, prefix_length: int) -> list[Result]:
+        """Score several questions in one forward pass over their suffixes, right-padded.
+
+        Every row continues the same cached prefix at the same positions, and with causal
+        attention the padding after a row's last token cannot change that token's logits.
+        """
         import torch
 
-        suffix = _slice_tokens(inputs, prefix_length, None, text_only=True)
-        suffix["attention_mask"] = inputs["attention_mask"]
+        suffixes = [_slice_tokens(inputs, prefix_length, None, text_only=True) for inputs in encoded]
+        lengths = [suffix["input_ids"].shape[1] for suffix in suffixes]
+        batch = _right_pad(suffixes, max(lengths), self.tokenizer.pad_token_id or 0)
+        prefix_mask = torch.ones(len(requests), prefix_length, dtype=batch["attention_mask"].dtype,
+                                 device=batch["attention_mask"].device)
+        batch["attention_mask"] = torch.cat([prefix_mask, batch["attention_mask"]], dim=1)
+        cache = copy.deepcopy(prefix_cache)
+        if len(requests) > 1:
+            cache.batch_repeat_interleave(len(requests))
         started = time.perf_counter()
         with torch.no_grad(), self.adapters.applied() as model:
-            logits = model(**suffix, **{self._cache_kw: cache}, use_cache=True).logits[0, -1]
-        result = self._result(request, [image])
-        result.timings.prefill_s = time.perf_counter() - started
-        result.prompt_tokens = int(inputs["attention_mask"][0].sum())
-        self._fill_letters(result, request, logits)
-        return result
+            logits = model(**batch, **{self._cache_kw: cache}, use_cache=True).logits
+        share = (time.perf_counter() - started) / len(requests)
+        results = []
+        for row, (request, inputs) in enumerate(zip(requests, encoded)):
+            result = self._result(request, [image])
+            result.timings.prefill_s = share
+            result.prompt_tokens = int(inputs["attention_mask"][0].sum())
+            self._fill_letters(result, request, logits[row, lengths[row] - 1])
+            results.append(result)
+        return results
 
     def _generate_from_prefix(self, request: Request, image: PreparedImage, inputs, cache) -> Result:
         import torch
 
-        # The cache already holds the image, so only token inputs are passed; pixel inputs
+        # The cache already contains the image, so only token inputs are passed. Pixel inputs
         # would be encoded again and matched against image tokens that are not in the suffix.
         text_inputs = _slice_tokens(inputs, 0, None, text_only=True)
         clock = _FirstStepClock()
@@ -350,6 +368,18 @@ def _slice_tokens(inputs, start: int, stop: int | None, text_only: bool = False)
         elif not text_only:
             sliced[key] = value
     return sliced
+
+
+def _right_pad(rows: list[dict[str, Any]], length: int, pad_id: int) -> dict[str, Any]:
+    """Stack single-row token tensors, padding each on the right to ``length``."""
+    import torch
+
+    batch = {}
+    for key in rows[0]:
+        fill = pad_id if key == "input_ids" else 0
+        padded = [torch.nn.functional.pad(row[key], (0, length - row[key].shape[1]), value=fill) for row in rows]
+        batch[key] = torch.cat(padded, dim=0)
+    return batch
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:

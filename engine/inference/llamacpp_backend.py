@@ -1,9 +1,9 @@
 """The llama.cpp backend: a GGUF text model plus an mmproj GGUF through llama-cpp-python.
 
 The engine evaluates prompts itself (libmtmd for images, ``Llama.eval`` for text) instead
-of calling ``create_chat_completion``, for two reasons: the library's handlers clear the
-KV cache on every call, so an image could not be reused across questions, and the logits
-of the prompt's last token are needed for letter probabilities. Text is then sampled by
+of calling ``create_chat_completion``. The library's handlers clear the KV cache on every
+call, so an image could not be reused across questions, and they do not expose the logits
+of the prompt's last token, which letter probabilities need. Text is then sampled by
 ``Llama.create_completion`` on the evaluated prompt, which keeps llama.cpp's own sampler
 and JSON grammars.
 """

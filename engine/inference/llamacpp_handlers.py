@@ -35,10 +35,10 @@ TEXT_MARGIN_TOKENS = 2048
 def choose_handler(model: GGUFInfo, mmproj: GGUFInfo | None, override: str | None = None) -> str:
     """Return a handler name from ``HANDLER_CLASSES``.
 
-    ``override`` wins. Otherwise: a Qwen2.5-VL projector gets the Qwen2.5-VL handler, a
-    MiniCPM-V projector its handler, a model with a chat template in its GGUF the generic
-    libmtmd handler (which renders that template), and a LLaVA-family projector without a
-    template the LLaVA 1.5 handler. Raises InvalidInputError when none fits.
+    ``override`` wins. Otherwise a Qwen2.5-VL projector gets the Qwen2.5-VL handler and a
+    MiniCPM-V projector its own handler. A model with a chat template in its GGUF gets the
+    generic libmtmd handler, which renders that template. A LLaVA-family projector without
+    a template gets the LLaVA 1.5 handler. Raises InvalidInputError when none fits.
     """
     if override:
         if override not in HANDLER_CLASSES:
@@ -67,10 +67,10 @@ def handler_class(name: str):
 
 
 def estimate_image_tokens(mmproj: GGUFInfo | None, max_pixels: int | None) -> int:
-    """An upper estimate of the tokens one image becomes (0 without an mmproj).
+    """Estimate an upper bound of the tokens one image becomes (0 without an mmproj).
 
     Dynamic-resolution projectors (Qwen2-VL family) emit one token per 2 x 2 patches of
-    the resized image; fixed-size towers at most one token per patch of their input size.
+    the resized image. Fixed-size towers emit at most one token per patch of their input size.
     """
     if mmproj is None:
         return 0
@@ -84,7 +84,7 @@ def estimate_image_tokens(mmproj: GGUFInfo | None, max_pixels: int | None) -> in
 
 def default_context_size(model: GGUFInfo, mmproj: GGUFInfo | None, max_pixels: int | None,
                          images_per_prompt: int = 1) -> int:
-    """Context length for one image plus :data:`TEXT_MARGIN_TOKENS`, capped by the model's own."""
+    """Return a context length for one image plus :data:`TEXT_MARGIN_TOKENS`, capped by the model's own."""
     wanted = TEXT_MARGIN_TOKENS + images_per_prompt * estimate_image_tokens(mmproj, max_pixels)
     wanted = 256 * math.ceil(wanted / 256)
     if model.context_length:

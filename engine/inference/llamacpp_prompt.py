@@ -1,12 +1,12 @@
 """Rendering a chat for llama.cpp and cutting it into text and image segments with libmtmd.
 
-The rendering mirrors llama-cpp-python 0.3.36's handlers so that a prompt is the same
-whether the engine evaluates it or the library's ``create_chat_completion`` does:
+The rendering mirrors the handlers of llama-cpp-python 0.3.36, so a prompt is the same
+whether the engine evaluates it or the library's ``create_chat_completion`` does.
 LLaVA-family handlers (and the Qwen2.5-VL one) render their class attribute
-``CHAT_FORMAT`` and add ``DEFAULT_SYSTEM_MESSAGE`` when the chat has no system message;
-the generic MTMD handler renders the chat template stored in the GGUF. Image parts
+``CHAT_FORMAT`` and add ``DEFAULT_SYSTEM_MESSAGE`` when the chat has no system message.
+The generic MTMD handler renders the chat template stored in the GGUF. Image parts
 become libmtmd's media marker. Image bytes go to libmtmd directly, so no URL is ever
-opened (the library's own ``load_image`` fetches any URL that is not a ``data:`` URI).
+opened, whereas the library's own ``load_image`` fetches any URL that is not a ``data:`` URI.
 """
 
 from __future__ import annotations

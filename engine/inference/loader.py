@@ -13,7 +13,7 @@ from engine.inference.registry import BACKEND_SETTINGS, COMMON_SETTINGS, ModelRe
 
 
 def model_info(record: ModelRecord) -> dict[str, Any]:
-    """The model fields every result carries (and that provenance records)."""
+    """Return the model fields that every result carries and provenance records."""
     return {"name": record.name, "backend": record.backend, "family": record.family,
             "quantization": record.quantization, "sha256": record.sha256,
             "revision": record.revision, "licence": record.licence}
@@ -23,8 +23,8 @@ def open_backend(model: ModelRecord | str, db: Database | None = None, *, adapte
                  **overrides: Any) -> InferenceBackend:
     """Load the backend of ``model`` (a record, or a name looked up in ``db``).
 
-    ``overrides`` replace the model's stored settings for this session (for example
-    ``device="cpu"`` or ``n_gpu_layers=-1``); ``adapter`` loads and activates one of the
+    ``overrides`` replace the model's stored settings for this session, for example
+    ``device="cpu"`` or ``n_gpu_layers=-1``. ``adapter`` loads and activates one of the
     model's registered adapters (transformers only).
     """
     record = model if isinstance(model, ModelRecord) else get_model(_require(db), model)
@@ -61,7 +61,7 @@ def open_backend(model: ModelRecord | str, db: Database | None = None, *, adapte
 
 
 def generation_defaults(record: ModelRecord) -> dict[str, Any]:
-    """The model's stored generation defaults (setting ``generation``), for GenerationSettings."""
+    """Return the model's stored generation defaults (setting ``generation``) for GenerationSettings."""
     return dict(record.settings.get("generation") or {})
 
 

@@ -24,7 +24,7 @@ TORCH_DTYPE_NAMES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
 def weight_files(path: str | Path) -> list[Path]:
-    """The weight files of a model folder (sorted, recursive) or the file itself."""
+    """Return the weight files of a model folder (sorted, recursive) or the file itself."""
     path = Path(path)
     if path.is_file():
         return [path]
@@ -59,8 +59,11 @@ def sha256_files(files: Iterable[Path], names: Iterable[str], progress: Progress
 
 
 def combined_sha256(file_hashes: dict[str, str]) -> str:
-    """One hash for a model: a single file's own SHA-256 (what ``sha256sum`` prints), else the
-    SHA-256 of the ``sha256sum``-style manifest ``"<hash>  <name>\\n"`` sorted by name."""
+    """Return one hash for a model.
+
+    A single file keeps its own SHA-256 (what ``sha256sum`` prints). Several files get the
+    SHA-256 of the ``sha256sum``-style manifest ``"<hash>  <name>\\n"`` sorted by name.
+    """
     if len(file_hashes) == 1:
         return next(iter(file_hashes.values()))
     manifest = "".join(f"{digest}  {name}\n" for name, digest in sorted(file_hashes.items()))
@@ -95,14 +98,18 @@ def detect_transformers(folder: str | Path) -> tuple[str | None, str | None]:
     quant = config.get("quantization_config")
     if isinstance(quant, dict):
         method = quant.get("quant_method", "quantized")
-        bits = quant.get("bits") or (4 if quant.get("load_in_4bit") else 8 if quant.get("load_in_8bit") else None)
+        bits = quant.get("bits")
+        if bits is None and quant.get("load_in_4bit"):
+            bits = 4
+        elif bits is None and quant.get("load_in_8bit"):
+            bits = 8
         return family, f"{method}-{bits}bit" if bits else str(method)
     dtype = config.get("dtype") or config.get("torch_dtype") or (config.get("text_config") or {}).get("dtype")
     return family, TORCH_DTYPE_NAMES.get(str(dtype), dtype)
 
 
 def detect_gguf_family(model: GGUFInfo, mmproj: GGUFInfo | None) -> str:
-    """The family of a GGUF pair: from the projector type when known, else the text architecture."""
+    """Return the family of a GGUF pair: from the projector type when known, else the text architecture."""
     if mmproj is not None and mmproj.projector_type in PROJECTOR_FAMILIES:
         return PROJECTOR_FAMILIES[mmproj.projector_type]
     return model.architecture

@@ -190,7 +190,7 @@ class OpenAIBackend(InferenceBackend):
                 failure = f"HTTP {response.status_code}: {_error_text(response)}"
                 if response.status_code not in RETRY_STATUS:
                     if response.status_code in (401, 403):
-                        raise WorkbenchError(f"the server at {self.base_url} refused the API key ({failure}); "
+                        raise WorkbenchError(f"the server at {self.base_url} rejected the API key ({failure}); "
                                              "check the key in the environment variable or keyring")
                     raise _Rejected(f"the server at {self.base_url} rejected the request ({failure})")
                 wait = _retry_after(response) or self.backoff_s * 2 ** attempt
@@ -204,7 +204,7 @@ class OpenAIBackend(InferenceBackend):
 
 
 class _Rejected(WorkbenchError):
-    """The server answered with a 4xx status that retrying cannot fix."""
+    """A 4xx status from the server that a retry cannot fix."""
 
 
 def _openai_messages(request: Request, images: list[PreparedImage]) -> list[dict[str, Any]]:

@@ -76,7 +76,7 @@ class PromptTemplate:
         return messages
 
     def default_settings(self, **overrides: Any) -> GenerationSettings:
-        """The template's generation settings with ``overrides`` applied."""
+        """Return the template's generation settings with ``overrides`` applied."""
         values = dict(self.settings)
         if self.json_schema is not None:
             values.setdefault("json_schema", self.json_schema)

@@ -2,7 +2,7 @@
 
 A model is a local transformers folder, a GGUF file with an optional mmproj, or an
 OpenAI-compatible server. Adding a local model checks its files, detects family and
-quantization, and (unless told not to) hashes the weights before one write transaction,
+quantization, and (unless ``compute_hash`` is False) hashes the weights before one write transaction,
 so a failed add leaves no row. API keys are never stored; see :mod:`engine.inference.api_keys`.
 """
 

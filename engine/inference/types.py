@@ -13,7 +13,7 @@ Mode = Literal["generate", "letters"]
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How text is generated. Greedy decoding (temperature 0) is the default.
+    """Decoding parameters; greedy decoding (temperature 0) is the default.
 
     ``max_new_tokens`` counts generated tokens; ``temperature`` 0 means greedy; ``top_p`` is
     the nucleus-sampling mass (1.0 = off); ``seed`` fixes sampling; ``stop`` strings end the
@@ -117,9 +117,9 @@ class Request:
 class Timings:
     """Seconds spent on one request.
 
-    ``prefill_s`` covers image encoding and the prompt forward pass; ``decode_s`` the
-    generated tokens; ``shared_prefix_s`` is this request's equal share of a prefix (system
-    prompt and image) computed once for several questions; ``total_s`` is their sum.
+    ``prefill_s`` covers image encoding and the prompt forward pass, and ``decode_s`` the
+    generated tokens. ``shared_prefix_s`` is this request's equal share of a prefix (system
+    prompt and image) computed once for several questions. ``total_s`` is their sum.
     """
 
     prefill_s: float = 0.0
