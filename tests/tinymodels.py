@@ -207,6 +207,32 @@ def build_lora_adapter(base: Path, folder: Path, seed: int = 1) -> None:
     get_peft_model(model, config).save_pretrained(folder)
 
 
+REMOTE_CODE = """from transformers import LlavaConfig, LlavaForConditionalGeneration
+
+
+class TinyCustomConfig(LlavaConfig):
+    model_type = "tiny_custom_llava"
+
+
+class TinyCustomModel(LlavaForConditionalGeneration):
+    config_class = TinyCustomConfig
+"""
+
+
+def build_remote_code_model(base: Path, folder: Path) -> None:
+    """Copy the tiny LLaVA as a model whose classes live in its own Python file (``auto_map``)."""
+    for file in base.iterdir():
+        if file.is_file() and file.name != ".complete":
+            shutil.copy(file, folder / file.name)
+    (folder / "modeling_tiny_custom.py").write_text(REMOTE_CODE)
+    config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "tiny_custom_llava"
+    config["architectures"] = ["TinyCustomModel"]
+    config["auto_map"] = {"AutoConfig": "modeling_tiny_custom.TinyCustomConfig",
+                          "AutoModelForImageTextToText": "modeling_tiny_custom.TinyCustomModel"}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+
+
 # --------------------------------------------------------------------------- GGUF
 
 
@@ -292,6 +318,10 @@ class TinyModels:
         base = self.transformers(arch)
         return cached(self.root, f"{arch}-lora-{seed}",
                       lambda folder: build_lora_adapter(base, folder, seed))
+
+    def remote_code(self) -> Path:
+        base = self.llava()
+        return cached(self.root, "llava-remote-code", lambda folder: build_remote_code_model(base, folder))
 
     def qwen_hf(self, arch: str = "qwen2_5_vl") -> Path:
         return cached(self.root, f"{arch}-hf", lambda folder: build_qwen2vl(folder, arch))

@@ -105,4 +105,4 @@ def load_model_and_processor(path: str | Path, *, device: str, dtype, quantizati
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return text.splitlines()[0].rstrip(" .") if text else type(error).__name__
