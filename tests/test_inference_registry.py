@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import pytest
 from sqlalchemy import select
@@ -189,20 +188,17 @@ def test_hash_job_runs_in_a_worker(db_url, db, tiny_models):  # noqa: F811
     assert registry.get_model(db, "later").sha256 == file_sha256(tiny_models.llava() / "model.safetensors")
 
 
-def test_download_offline_and_unreachable_messages(db_url, tmp_path):
+def test_download_offline_and_unreachable_messages(db_url, tmp_path, monkeypatch):
     offline = run_cli(db_url, "models", "download", "org/model", "--name", "m")
     assert offline.returncode == 1
     assert "HF_HUB_OFFLINE" in offline.stderr
     assert len(offline.stderr.strip().splitlines()) == 1
 
-    env_backup = dict(os.environ)
-    try:
-        os.environ.update(HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_HOME=str(tmp_path / "hf"),
-                          HF_ENDPOINT=f"http://127.0.0.1:{free_port()}")
-        unreachable = run_cli(db_url, "models", "download", "org/model", "--name", "m")
-    finally:
-        os.environ.clear()
-        os.environ.update(env_backup)
+    # A hub endpoint on a closed local port stands for a machine without network access.
+    for variable, value in {"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"),
+                            "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}.items():
+        monkeypatch.setenv(variable, value)
+    unreachable = run_cli(db_url, "models", "download", "org/model", "--name", "m")
     assert unreachable.returncode == 1
     assert "could not reach the Hugging Face hub" in unreachable.stderr
     assert len(unreachable.stderr.strip().splitlines()) == 1

@@ -39,7 +39,8 @@ class TransformersBackend(InferenceBackend):
     ``trust_remote_code`` runs code shipped with the model and stays off unless enabled for
     that model. ``batch_size`` rows run together in ``generate`` and ``letter_probabilities``
     (left padding). ``reuse_prefix`` lets ``answer_many`` compute the shared prefix (system
-    prompt and image) once and copy its KV cache for each question.
+    prompt and image) once and copy its KV cache for each question. Use one backend per
+    thread; adapter switching changes shared state.
     """
 
     backend_name = "transformers"

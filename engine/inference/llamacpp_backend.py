@@ -41,6 +41,8 @@ class LlamaCppBackend(InferenceBackend):
     ``n_gpu_layers`` layers go to the GPU (-1: all; 0: CPU only). ``reuse_prefix`` lets
     ``answer_many`` keep the evaluated system prompt and image in the KV cache across
     questions; ``generate`` and ``letter_probabilities`` always start from an empty cache.
+    One backend serves one thread at a time, because the KV cache and its bookkeeping are
+    shared state.
     """
 
     backend_name = "llama.cpp"

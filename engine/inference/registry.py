@@ -164,7 +164,8 @@ def _local_values(backend: str, path, mmproj_path, family: str | None) -> dict[s
         if mmproj_path:
             raise InvalidInputError("--mmproj is for llama.cpp models only")
         if not (path / "config.json").is_file():
-            raise InvalidInputError(f"{path} is not a Hugging Face model folder (no config.json)")
+            raise InvalidInputError(f"{path} is not a Hugging Face model folder (no config.json); pass a "
+                                    "local folder, or fetch a hub model with 'neuroonco models download'")
         detected_family, quantization = detect_transformers(path)
         return {"path": str(path), "mmproj_path": None, "family": family or detected_family,
                 "quantization": quantization}
