@@ -43,6 +43,7 @@ from tinymodels import TinyModels, mri_slice  # noqa: E402
 BENCHMARK = ROOT.parent / "shared" / "data" / "mm-neuroonco" / "mm-neuroonco_benchmark_closed_v1.0.json"
 MAX_NEW_TOKENS = 8  # the published scripts generate 8 to 10 tokens
 REPEATS = 3
+THREADS = os.cpu_count() or 1
 
 
 def load_items(count: int, size: int) -> list[dict]:
@@ -148,7 +149,7 @@ def llama_published(model: Path, mmproj: Path, handler_name: str, n_gpu_layers: 
     from engine.inference.llamacpp_handlers import handler_class
 
     handler = handler_class(handler_name)(clip_model_path=str(mmproj), verbose=False)
-    llama = Llama(model_path=str(model), n_ctx=n_ctx, n_threads=os.cpu_count(), n_gpu_layers=n_gpu_layers,
+    llama = Llama(model_path=str(model), n_ctx=n_ctx, n_threads=THREADS, n_gpu_layers=n_gpu_layers,
                   verbose=False, chat_handler=handler)
 
     def run(items):
@@ -174,7 +175,7 @@ def bench_llamacpp(label: str, model: Path, mmproj: Path, items: list[dict], n_g
     """
     from engine.inference.llamacpp_backend import LlamaCppBackend
 
-    backend = LlamaCppBackend(model, mmproj, n_gpu_layers=n_gpu_layers, n_threads=os.cpu_count())
+    backend = LlamaCppBackend(model, mmproj, n_gpu_layers=n_gpu_layers, n_threads=THREADS)
     shared, separate = engine_runs(backend)
 
     def engine_generate(chunk):
@@ -204,7 +205,7 @@ def row(label, baseline, letters_b, letters_c, seconds_a, seconds_b, seconds_c) 
 
 
 def main() -> int:
-    global REPEATS
+    global REPEATS, THREADS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=30, help="benchmark items (1 to 6 questions each)")
     parser.add_argument("--size", type=int, default=224, help="image side in pixels")
@@ -217,9 +218,15 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="transformers device (default cpu)")
     parser.add_argument("--dtype", default="auto", help="transformers dtype: auto, bf16, fp16, fp32")
     parser.add_argument("--n-gpu-layers", type=int, default=0, help="llama.cpp layers on the GPU (-1: all)")
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help="CPU threads for torch and llama.cpp (default: all CPUs)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
     REPEATS = max(1, args.repeat)
+    THREADS = max(1, args.threads)
+    import torch
+
+    torch.set_num_threads(THREADS)
     load_before = os.getloadavg()[0]
     items = load_items(args.items, args.size)
 
@@ -241,7 +248,7 @@ def main() -> int:
         rows.append(bench_llamacpp("tiny qwen2.5-vl (llama.cpp)", model, mmproj, items, 0))
 
     print(f"{rows[0]['questions']} questions on {len(items)} images ({args.size} x {args.size} px); "
-          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"{platform.machine()}, {os.cpu_count()} CPUs, {THREADS} thread(s), Python {platform.python_version()}; "
           f"fastest of {REPEATS} runs; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print("| model | (a) q/s | (b) q/s | (b) / (a) | (c) q/s | (b) letters = (a) |")
     print("|---|---|---|---|---|---|")
@@ -250,7 +257,8 @@ def main() -> int:
               f"{entry['b_qps'] / entry['a_qps']:.1f}x | {entry['c_qps']:.1f} | "
               f"{entry['b_agree']}/{entry['questions']} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"repeats": REPEATS, "items": args.items, "size": args.size,
+        Path(args.json).write_text(json.dumps({"repeats": REPEATS, "threads": THREADS, "items": args.items,
+                                               "size": args.size,
                                                "rows": rows}, indent=2))
     return 0 if all(entry["b_agree"] == entry["questions"] for entry in rows) or real else 1
 

@@ -22,6 +22,7 @@ backend then applies the model's own chat template.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -62,8 +63,8 @@ class PromptTemplate:
         if self.kind in CLOSED_KINDS:
             variables = _closed_variables(variables)
         try:
-            system = _ENVIRONMENT.from_string(self.system).render(**variables).strip()
-            user = _ENVIRONMENT.from_string(self.user).render(**variables).strip()
+            system = _compiled(self.system).render(**variables).strip()
+            user = _compiled(self.user).render(**variables).strip()
         except jinja2.UndefinedError as error:
             raise InvalidInputError(f"prompt template {self.id} v{self.version} needs a value: "
                                     f"{error}") from None
@@ -94,6 +95,12 @@ class PromptTemplate:
         return Request(messages=tuple(messages), images=images, valid_letters=letters,
                        settings=settings or self.default_settings(), template_id=self.id,
                        template_version=self.version, key=key)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    # Compiling a template costs more than rendering it, and every question renders one.
+    return _ENVIRONMENT.from_string(source)
 
 
 def _option_pairs(options: Mapping[str, str] | Iterable[Sequence[str]]) -> list[tuple[str, str]]:
