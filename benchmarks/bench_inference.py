@@ -9,6 +9,8 @@ For each model:
     image once per slice, then one forward pass for the slice's questions;
 (c) for reference, the engine's ``letter_probabilities`` without reuse.
 
+Rates are given from CPU time and from wall-clock time (see :func:`measure`).
+
 The letter of (a) is the most probable valid letter of its first generated token (a
 random tiny model rarely writes a letter, so its text cannot be parsed); (b) should pick
 the same letter for every question. Questions are the first items of the MM-NeuroOnco
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -66,20 +69,27 @@ def best_letter(probs: dict[str, float]) -> str:
     return Result(key=None, letter_probs=probs).predicted_letter
 
 
-def timed(function, items) -> tuple[dict, float]:
-    """Run ``function`` on ``items`` REPEATS times; return its letters and the fastest time.
+def measure(methods: dict, items: list[dict]) -> dict[str, dict]:
+    """Run each method on ``items`` in REPEATS interleaved rounds; return letters and times.
 
-    The fastest of several runs is the usual estimate on a shared machine, where other
-    processes only ever add time.
+    Rounds alternate the methods, so load from other processes on a shared machine falls on
+    all of them alike. Each method reports its fastest wall-clock time and its median CPU
+    time (this process, all threads): the CPU time barely changes when other processes
+    compete for the cores, the wall-clock time does.
     """
-    function(items[:1])  # warm-up: lazy initialisation is not part of the rate
-    best = float("inf")
+    for function in methods.values():
+        function(items[:1])  # warm-up: lazy initialisation is not part of the rate
+    walls = {name: [] for name in methods}
+    cpus = {name: [] for name in methods}
     letters = {}
     for _ in range(REPEATS):
-        started = time.perf_counter()
-        letters = function(items)
-        best = min(best, time.perf_counter() - started)
-    return letters, best
+        for name, function in methods.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            letters[name] = function(items)
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return {name: {"letters": letters[name], "wall_s": min(walls[name]),
+                   "cpu_s": statistics.median(cpus[name])} for name in methods}
 
 
 def engine_runs(backend):
@@ -132,11 +142,9 @@ def bench_transformers(label: str, path: Path, items: list[dict], **options) -> 
 
     backend = TransformersBackend(path, **options)
     shared, separate = engine_runs(backend)
-    baseline, seconds_a = timed(hf_published(backend), items)
-    letters_b, seconds_b = timed(shared, items)
-    letters_c, seconds_c = timed(separate, items)
+    measured = measure({"a": hf_published(backend), "b": shared, "c": separate}, items)
     backend.close()
-    return row(label, baseline, letters_b, letters_c, seconds_a, seconds_b, seconds_c)
+    return row(label, measured, baseline="a")
 
 
 # --------------------------------------------------------------------------- llama.cpp
@@ -182,26 +190,26 @@ def bench_llamacpp(label: str, model: Path, mmproj: Path, items: list[dict], n_g
         requests = [request for item in chunk for request in requests_for(item, with_image=True)]
         return {result.key: result.predicted_letter for result in backend.generate(requests)}
 
-    _, seconds_a = timed(llama_published(model, mmproj, backend.handler_name, n_gpu_layers, backend.n_ctx),
-                         items)
-    baseline, seconds_a_engine = timed(engine_generate, items)
-    letters_b, seconds_b = timed(shared, items)
-    letters_c, seconds_c = timed(separate, items)
+    measured = measure({"a": llama_published(model, mmproj, backend.handler_name, n_gpu_layers, backend.n_ctx),
+                        "a_engine": engine_generate, "b": shared, "c": separate}, items)
     backend.close()
-    result = row(label, baseline, letters_b, letters_c, seconds_a, seconds_b, seconds_c)
-    result["a_engine_qps"] = result["questions"] / seconds_a_engine
-    return result
+    return row(label, measured, baseline="a_engine")
 
 
 # --------------------------------------------------------------------------- main
 
 
-def row(label, baseline, letters_b, letters_c, seconds_a, seconds_b, seconds_c) -> dict:
-    questions = len(baseline)
-    return {"model": label, "questions": questions,
-            "a_qps": questions / seconds_a, "b_qps": questions / seconds_b, "c_qps": questions / seconds_c,
-            "b_agree": sum(letters_b[key] == baseline[key] for key in baseline),
-            "c_agree": sum(letters_c[key] == baseline[key] for key in baseline)}
+def row(label: str, measured: dict[str, dict], baseline: str) -> dict:
+    """Summarise one model: rates per method and how many letters agree with ``baseline``."""
+    reference = measured[baseline]["letters"]
+    questions = len(reference)
+    entry = {"model": label, "questions": questions}
+    for name, values in measured.items():
+        entry[f"{name}_wall_qps"] = questions / values["wall_s"]
+        entry[f"{name}_cpu_qps"] = questions / values["cpu_s"]
+    for name in ("b", "c"):
+        entry[f"{name}_agree"] = sum(measured[name]["letters"][key] == reference[key] for key in reference)
+    return entry
 
 
 def main() -> int:
@@ -249,13 +257,14 @@ def main() -> int:
 
     print(f"{rows[0]['questions']} questions on {len(items)} images ({args.size} x {args.size} px); "
           f"{platform.machine()}, {os.cpu_count()} CPUs, {THREADS} thread(s), Python {platform.python_version()}; "
-          f"fastest of {REPEATS} runs; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print("| model | (a) q/s | (b) q/s | (b) / (a) | (c) q/s | (b) letters = (a) |")
-    print("|---|---|---|---|---|---|")
+          f"{REPEATS} interleaved rounds; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print("| model | clock | (a) q/s | (b) q/s | (b) / (a) | (c) q/s | (b) letters = (a) |")
+    print("|---|---|---|---|---|---|---|")
     for entry in rows:
-        print(f"| {entry['model']} | {entry['a_qps']:.1f} | {entry['b_qps']:.1f} | "
-              f"{entry['b_qps'] / entry['a_qps']:.1f}x | {entry['c_qps']:.1f} | "
-              f"{entry['b_agree']}/{entry['questions']} |")
+        for clock, label in (("cpu", "CPU time"), ("wall", "wall clock")):
+            a, b, c = (entry[f"{name}_{clock}_qps"] for name in ("a", "b", "c"))
+            print(f"| {entry['model']} | {label} | {a:.1f} | {b:.1f} | {b / a:.1f}x | {c:.1f} | "
+                  f"{entry['b_agree']}/{entry['questions']} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"repeats": REPEATS, "threads": THREADS, "items": args.items,
                                                "size": args.size,

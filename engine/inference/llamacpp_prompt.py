@@ -53,6 +53,7 @@ class PromptBuilder:
         self.verbose = verbose
         self.mtmd = mtmd_cpp
         self.marker = mtmd_cpp.mtmd_default_marker().decode("utf-8")
+        self._template = None  # compiled once: compiling a chat template costs more than rendering it
 
     # ------------------------------------------------------------------ rendering
 
@@ -72,9 +73,10 @@ class PromptBuilder:
         default_system = getattr(self.handler_class, "DEFAULT_SYSTEM_MESSAGE", None)
         if not has_system and default_system is not None:
             converted.insert(0, {"role": "system", "content": default_system})
-        template = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).from_string(
-            self.handler_class.CHAT_FORMAT)
-        return template.render(messages=converted, add_generation_prompt=True,
+        if self._template is None:
+            self._template = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).from_string(
+                self.handler_class.CHAT_FORMAT)
+        return self._template.render(messages=converted, add_generation_prompt=True,
                                eos_token=self._token_text(self.llama.token_eos()),
                                bos_token=self._token_text(self.llama.token_bos()))
 
@@ -83,21 +85,23 @@ class PromptBuilder:
         from jinja2.sandbox import ImmutableSandboxedEnvironment
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        source = self.llama.metadata.get("tokenizer.chat_template")
-        if not source:
-            raise InvalidInputError(f"{self.llama.model_path} has no chat template in its GGUF metadata; "
-                                    "set the model's chat_handler setting (for example llava-1-5)")
-        environment = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True,
-            extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols])
-        environment.filters["tojson"] = Jinja2ChatFormatter.tojson
+        if self._template is None:
+            source = self.llama.metadata.get("tokenizer.chat_template")
+            if not source:
+                raise InvalidInputError(f"{self.llama.model_path} has no chat template in its GGUF metadata; "
+                                        "set the model's chat_handler setting (for example llava-1-5)")
+            environment = ImmutableSandboxedEnvironment(
+                trim_blocks=True, lstrip_blocks=True,
+                extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols])
+            environment.filters["tojson"] = Jinja2ChatFormatter.tojson
+            self._template = environment.from_string(source)
 
         def raise_exception(message: str):
             raise InvalidInputError(f"the model's chat template rejected the prompt: {message}")
 
         converted = [self._convert(message, image_part={"type": "text", "text": self.marker})
                      for message in messages]
-        return environment.from_string(source).render(
+        return self._template.render(
             messages=converted, add_generation_prompt=True,
             eos_token=self._token_text(self.llama.token_eos()),
             bos_token=self._token_text(self.llama.token_bos()),
