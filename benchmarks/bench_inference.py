@@ -37,6 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+# torch and llama.cpp each bring an OpenMP runtime. Idle OpenMP threads spin by default,
+# which on a 2-core machine steals the cores from the other library and inflates CPU time.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from engine.inference import letters as letter_math  # noqa: E402
 from engine.inference import load_template, prepare_image  # noqa: E402
@@ -217,7 +220,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=30, help="benchmark items (1 to 6 questions each)")
     parser.add_argument("--size", type=int, default=224, help="image side in pixels")
-    parser.add_argument("--repeat", type=int, default=REPEATS, help="runs per method; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=REPEATS,
+                        help="interleaved rounds per method (fastest wall clock, median CPU time)")
     parser.add_argument("--models", help="folder for the tiny models (default: a temporary one)")
     parser.add_argument("--hf-model", action="append", default=[], metavar="DIR",
                         help="a Hugging Face VLM folder to measure instead of the tiny models")
