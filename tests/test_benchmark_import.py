@@ -265,6 +265,12 @@ def test_cli_import_as_job(db, db_url, shared_data, tmp_path):
     assert job.params["closed"] == str(path)
     assert job.state == "queued"
 
+    # A fresh worker process must know the kind from the registry's module list.
+    worker = run_cli(db_url, "worker", "--once")
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    assert queue.get_job(db, job.id).state == "succeeded"
+    assert benchmark_stats(db, "small")["items"] == 1
+
 
 def test_open_items_follow_skipped_closed(db, shared_data, tmp_path):
     items = closed_items(shared_data, [3, 9, 14])
