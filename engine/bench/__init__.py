@@ -1,0 +1,1 @@
+"""Benchmarks in the database: import, image data roots, statistics and sessions."""
