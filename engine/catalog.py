@@ -95,7 +95,7 @@ def _with_semantics(*conditions):
     )
 
 
-def _conditions(filters: SliceFilter) -> list:
+def _conditions(filters: SliceFilter, dialect: str) -> list:
     conditions = []
     if filters.dataset_ids:
         conditions.append(Case.dataset_id.in_(filters.dataset_ids))
@@ -136,19 +136,18 @@ def _conditions(filters: SliceFilter) -> list:
             answered = answered.where(Answer.is_correct.is_(False))
         conditions.append(Slice.id.in_(answered))
     if filters.text:
-        # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite: case-insensitive on both.
         pattern = f"%{filters.text.strip()}%"
-        conditions.append(or_(
-            Case.pseudonym.ilike(pattern),
-            Slice.image_path.ilike(pattern),
-            Case.tumour_type.ilike(pattern),
-            Dataset.name.ilike(pattern),
-            Slice.coarse_description.ilike(pattern),
-        ))
+        columns = (Case.pseudonym, Slice.image_path, Case.tumour_type, Dataset.name,
+                   Slice.coarse_description)
+        if dialect == "sqlite":
+            # SQLite's LIKE already ignores ASCII case; lower() on both sides costs a third.
+            conditions.append(or_(*(column.like(pattern) for column in columns)))
+        else:
+            conditions.append(or_(*(column.ilike(pattern) for column in columns)))
     return conditions
 
 
-def _base_query(filters: SliceFilter, columns: Sequence):
+def _base_query(session: Session, filters: SliceFilter, columns: Sequence):
     query = (
         select(*columns)
         .select_from(Slice)
@@ -156,11 +155,11 @@ def _base_query(filters: SliceFilter, columns: Sequence):
         .join(Case, Case.id == Series.case_id)
         .join(Dataset, Dataset.id == Case.dataset_id)
     )
-    return query.where(*_conditions(filters))
+    return query.where(*_conditions(filters, session.get_bind().dialect.name))
 
 
 def count_slices(session: Session, filters: SliceFilter) -> int:
-    return session.scalar(_base_query(filters, [func.count(Slice.id)])) or 0
+    return session.scalar(_base_query(session, filters, [func.count(Slice.id)])) or 0
 
 
 def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
@@ -169,7 +168,7 @@ def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
     columns = [Slice.id, Slice.index, Series.id, Case.id, Dataset.id, Dataset.name,
                Case.pseudonym, Case.tumour_type, Series.modality, Series.kind,
                Slice.image_path, Slice.has_mask]
-    query = _base_query(filters, columns).order_by(Dataset.name, Case.pseudonym, Series.id,
+    query = _base_query(session, filters, columns).order_by(Dataset.name, Case.pseudonym, Series.id,
                                                    Slice.index)
     if offset:
         query = query.offset(offset)
@@ -180,7 +179,7 @@ def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
 
 def list_slice_ids(session: Session, filters: SliceFilter) -> list[int]:
     """Return the ids of every matching slice, in browser order."""
-    query = _base_query(filters, [Slice.id]).order_by(Dataset.name, Case.pseudonym, Series.id,
+    query = _base_query(session, filters, [Slice.id]).order_by(Dataset.name, Case.pseudonym, Series.id,
                                                       Slice.index)
     return list(session.scalars(query))
 
