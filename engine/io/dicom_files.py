@@ -56,19 +56,25 @@ def quiet_pydicom() -> Iterator[None]:
     outside this block at the same time is quieted too.
     """
     import pydicom.config
+    import pydicom.pixels  # noqa: F401 - creates the pixel modules' child loggers
 
     settings = pydicom.config.settings
     saved_mode = settings.reading_validation_mode
-    pydicom_logger = logging.getLogger("pydicom")
+    # A logger's filters do not apply to records that propagate from its children, so
+    # every pydicom logger gets the filter.
+    names = [name for name in logging.root.manager.loggerDict if name == "pydicom" or name.startswith("pydicom.")]
+    loggers = [logging.getLogger(name) for name in names]
     drop = _DropRecords()
     settings.reading_validation_mode = pydicom.config.IGNORE
-    pydicom_logger.addFilter(drop)
+    for pydicom_logger in loggers:
+        pydicom_logger.addFilter(drop)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        pydicom_logger.removeFilter(drop)
+        for pydicom_logger in loggers:
+            pydicom_logger.removeFilter(drop)
         settings.reading_validation_mode = saved_mode
 
 
@@ -107,7 +113,12 @@ def read_header(path: Path):
 
     try:
         with quiet_pydicom():
-            return pydicom.dcmread(path, defer_size=DEFER_SIZE)
+            header = pydicom.dcmread(path, defer_size=DEFER_SIZE)
+            # pydicom converts raw elements (and parses sequences) on first access, and
+            # that logs values too, so convert everything now, inside the quiet block.
+            for _ in header.iterall():
+                pass
+            return header
     except InvalidDicomError:
         raise InvalidInputError(
             f"{path} is not a DICOM file (no 'DICM' marker after the 128-byte preamble); "
