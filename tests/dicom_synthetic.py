@@ -1,4 +1,5 @@
-"""Writing DICOM test files from real Colin27 slices (Debian mricron-data) with pydicom.
+"""DICOM test files: written from real Colin27 slices (Debian mricron-data) with pydicom,
+or taken from the pydicom-data package.
 
 The geometry is chosen by the test and written into the headers, so a reader's affine
 and voxel order can be checked against a known truth. Every file carries canary patient
@@ -64,6 +65,17 @@ class Canaries:
         texts.append(f"{self.birth_date[:4]}-{self.birth_date[4:6]}-{self.birth_date[6:]}")
         texts.append(f"{self.study_date[:4]}-{self.study_date[4:6]}-{self.study_date[6:]}")
         return texts
+
+
+def pydicom_data_file(name: str) -> Path:
+    """Return a sample file of the pydicom-data package by path (nothing is downloaded)."""
+    import pytest
+
+    data_store = pytest.importorskip("data_store", reason="pydicom-data is not installed")
+    path = Path(data_store.__file__).parent / "data" / name
+    if not path.exists():
+        pytest.skip(f"pydicom-data file {name} is not installed")
+    return path
 
 
 def colin_crop(templates: Path, name: str = "ch2.nii.gz") -> tuple[np.ndarray, np.ndarray]:

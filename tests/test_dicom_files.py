@@ -12,6 +12,7 @@ from pydicom.data import get_testdata_file
 from pydicom.pixels import get_decoder
 from pydicom.uid import JPEGLSLossless
 
+from dicom_synthetic import pydicom_data_file
 from engine.errors import InvalidInputError
 from engine.io.dicom import read_dicom
 from engine.io.dicom_files import looks_like_dicom
@@ -20,16 +21,6 @@ PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 MR_SMALL_VARIANTS = ["MR_small_RLE.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
                      "MR_small_expb.dcm", "MR_small_jp2klossless.dcm", "MR_small_padded.dcm"]
 EMRI_VARIANTS = ["emri_small_RLE.dcm", "emri_small_big_endian.dcm", "emri_small_jpeg_2k_lossless.dcm"]
-
-
-def data_store_file(name: str) -> Path:
-    """Return a pydicom-data file by path (the package ships them; nothing is downloaded)."""
-    import data_store
-
-    path = Path(data_store.__file__).parent / "data" / name
-    if not path.exists():
-        pytest.skip(f"pydicom-data file {name} not installed")
-    return path
 
 
 def test_mr_small_single_slice():
@@ -168,7 +159,7 @@ def test_looks_like_dicom(tmp_path):
 
 
 def test_enhanced_mr_sample():
-    path = data_store_file("emri_small.dcm")
+    path = pydicom_data_file("emri_small.dcm")
     header = pydicom.dcmread(path)
 
     item = read_dicom(path)[0]
@@ -185,15 +176,15 @@ def test_enhanced_mr_sample():
 
 @pytest.mark.parametrize("name", EMRI_VARIANTS)
 def test_enhanced_mr_variants_equal_uncompressed(name):
-    reference = read_dicom(data_store_file("emri_small.dcm"))[0]
+    reference = read_dicom(pydicom_data_file("emri_small.dcm"))[0]
 
-    item = read_dicom(data_store_file(name))[0]
+    item = read_dicom(pydicom_data_file(name))[0]
 
     np.testing.assert_array_equal(item.volume.data, reference.volume.data)
 
 
 def test_enhanced_mr_jpeg_ls_needs_decoder():
-    path = data_store_file("emri_small_jpeg_ls_lossless.dcm")
+    path = pydicom_data_file("emri_small_jpeg_ls_lossless.dcm")
     if get_decoder(JPEGLSLossless).is_available:
         pytest.skip("a JPEG-LS decoder is installed")
 
@@ -202,14 +193,14 @@ def test_enhanced_mr_jpeg_ls_needs_decoder():
 
 
 def test_enhanced_mr_truncated_rejected():
-    path = data_store_file("emri_small_jpeg_2k_lossless_too_short.dcm")
+    path = pydicom_data_file("emri_small_jpeg_2k_lossless_too_short.dcm")
 
     with pytest.raises(InvalidInputError, match=r"too_short.dcm has no pixel data"):
         read_dicom(path)
 
 
 def test_colour_image_rejected():
-    path = data_store_file("SC_rgb.dcm")
+    path = pydicom_data_file("SC_rgb.dcm")
 
     with pytest.raises(InvalidInputError, match=r"SC_rgb.dcm is a colour image \(RGB"):
         read_dicom(path)
@@ -217,4 +208,4 @@ def test_colour_image_rejected():
 
 def test_seg_only_folder_rejected_by_read_dicom():
     with pytest.raises(InvalidInputError, match="only DICOM SEG files"):
-        read_dicom(data_store_file("liver.dcm"))
+        read_dicom(pydicom_data_file("liver.dcm"))

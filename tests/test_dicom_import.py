@@ -15,7 +15,8 @@ from pydicom.data import get_testdata_file
 from sqlalchemy import func, select
 
 from db.models import Case, Dataset, Mask, Series, Slice
-from dicom_synthetic import Canaries, colin_crop, oblique_affine, write_enhanced, write_seg, write_series
+from dicom_synthetic import (Canaries, colin_crop, oblique_affine, pydicom_data_file, write_enhanced, write_seg,
+                             write_series)
 from engine.errors import InvalidInputError
 from engine.io.dicom_import import add_dicom
 from engine.io.store import get_or_create_dataset
@@ -144,9 +145,7 @@ def test_seg_without_series_rejected_unchanged(db, tmp_path, study):
 
 
 def test_liver_seg_alone_rejected(db):
-    import data_store
-
-    path = Path(data_store.__file__).parent / "data" / "liver.dcm"
+    path = pydicom_data_file("liver.dcm")
 
     with pytest.raises(InvalidInputError, match="liver.dcm refers to an image series"):
         _import(db, path)

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pydicom
 import pytest
 
-from dicom_synthetic import Canaries, colin_crop, oblique_affine, write_series, write_seg
+from dicom_synthetic import Canaries, colin_crop, oblique_affine, pydicom_data_file, write_seg, write_series
 from engine.errors import InvalidInputError
 from engine.io.dicom import read_dicom
 from engine.io.dicom_seg import read_dicom_seg
 
 INSULA_L, INSULA_R = 29, 30  # AAL atlas label values (aal.nii.txt)
-
-
-def data_store_file(name: str) -> Path:
-    import data_store
-
-    path = Path(data_store.__file__).parent / "data" / name
-    if not path.exists():
-        pytest.skip(f"pydicom-data file {name} not installed")
-    return path
 
 
 @pytest.fixture
@@ -36,7 +25,7 @@ def atlas_series(tmp_path, mricron):
 
 
 def test_liver_seg_own_geometry():
-    path = data_store_file("liver.dcm")
+    path = pydicom_data_file("liver.dcm")
     header = pydicom.dcmread(path)
     pixels = header.pixel_array
 
@@ -58,9 +47,9 @@ def test_liver_seg_own_geometry():
 
 
 def test_liver_seg_big_endian_equal():
-    little = read_dicom_seg(data_store_file("liver.dcm"))
+    little = read_dicom_seg(pydicom_data_file("liver.dcm"))
 
-    big = read_dicom_seg(data_store_file("liver_expb.dcm"))
+    big = read_dicom_seg(pydicom_data_file("liver_expb.dcm"))
 
     np.testing.assert_array_equal(big.labels, little.labels)
 

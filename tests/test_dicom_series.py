@@ -123,6 +123,8 @@ def test_monochrome1_inverted_with_windows(tmp_path, colin):
     assert item.metadata["MonochromeInversionSum"] == pytest.approx(total)
     np.testing.assert_allclose(item.volume.data, total - plain.expected, atol=1e-4)
     assert item.volume.header_windows == [{"center": pytest.approx(total - 120.0), "width": 200.0}]
+    assert item.metadata["WindowCenter"] == pytest.approx(total - 120.0)
+    assert item.metadata["WindowWidth"] == 200.0
     assert any("MONOCHROME1" in warning for warning in item.warnings)
 
     def grey(values, window, invert):

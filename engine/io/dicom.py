@@ -119,6 +119,9 @@ def _read_volume(frames: list[Frame], where: Path, progress: Progress) -> DicomS
         stack, windows, total = invert_monochrome1(stack, windows)
         metadata["MonochromeInverted"] = True
         metadata["MonochromeInversionSum"] = total
+        if "WindowCenter" in metadata:
+            center = metadata["WindowCenter"]
+            metadata["WindowCenter"] = [total - c for c in center] if isinstance(center, list) else total - center
         warnings.append(
             f"MONOCHROME1 values were inverted (v' = {total:g} - v) so that higher values are brighter; "
             "header windows were mirrored the same way"
