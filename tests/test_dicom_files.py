@@ -12,10 +12,10 @@ from pydicom.data import get_testdata_file
 from pydicom.pixels import get_decoder
 from pydicom.uid import JPEGLSLossless
 
-from dicom_synthetic import pydicom_data_file
+from dicom_synthetic import Canaries, colin_crop, pydicom_data_file, write_series
 from engine.errors import InvalidInputError
 from engine.io.dicom import read_dicom
-from engine.io.dicom_files import looks_like_dicom
+from engine.io.dicom_files import looks_like_dicom, read_header
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 MR_SMALL_VARIANTS = ["MR_small_RLE.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
@@ -156,6 +156,20 @@ def test_looks_like_dicom(tmp_path):
     assert looks_like_dicom(tmp_path / "IM0001")
     assert looks_like_dicom(tmp_path)
     assert not looks_like_dicom(tmp_path / "notes.txt")
+
+
+def test_header_defers_pixel_data(tmp_path, mricron):
+    from pydicom.dataelem import RawDataElement
+
+    raw, affine = colin_crop(mricron)
+    written = write_series(tmp_path / "series", raw[:, :, :1], affine, Canaries())
+
+    header = read_header(written.files[0])
+
+    pixel_data = header.get_item("PixelData", keep_deferred=True)
+    assert isinstance(pixel_data, RawDataElement)
+    assert pixel_data.value is None
+    assert header.pixel_array.shape == (raw.shape[1], raw.shape[0])
 
 
 def test_enhanced_mr_sample():

@@ -27,8 +27,9 @@ DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 DICOM_MAGIC_OFFSET = 128
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-# Elements above this size (the pixel data) are read from disk only when used.
-DEFER_SIZE = "256 KB"
+# Elements above this size (the pixel data of all but tiny images) are read from disk
+# only when used, so the headers of a large series fit in memory.
+DEFER_SIZE = "16 KB"
 
 
 @dataclass
@@ -114,10 +115,7 @@ def read_header(path: Path):
     try:
         with quiet_pydicom():
             header = pydicom.dcmread(path, defer_size=DEFER_SIZE)
-            # pydicom converts raw elements (and parses sequences) on first access, and
-            # that logs values too, so convert everything now, inside the quiet block.
-            for _ in header.iterall():
-                pass
+            _convert_elements(header)
             return header
     except InvalidDicomError:
         raise InvalidInputError(
@@ -130,6 +128,25 @@ def read_header(path: Path):
             f"{path} could not be read as DICOM ({type(error).__name__}); the file is damaged "
             "or truncated, so export it again"
         ) from None
+
+
+def _convert_elements(dataset) -> None:
+    """Convert every raw element of ``dataset`` and its sequences, except deferred ones.
+
+    pydicom converts raw elements (and parses sequences) on first access, and in debug
+    mode that logs their values, so the conversion must happen inside :func:`quiet_pydicom`.
+    Deferred elements (the pixel data) stay on disk until decoded.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    for tag in list(dataset.keys()):
+        raw = dataset.get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value is None and raw.length:
+            continue
+        element = dataset[tag]
+        if element.VR == "SQ":
+            for item in element.value:
+                _convert_elements(item)
 
 
 def classify(path: Path, header) -> str | None:
