@@ -221,7 +221,8 @@ def write_series(folder: Path, raw: np.ndarray, affine_ras: np.ndarray, canaries
         _file(ds, MR_IMAGE_STORAGE, path)
         files.append(path)
         uids.append(ds.SOPInstanceUID)
-        expected[:, :, k] = raw[:, :, k].astype(np.float32) * np.float32(float(slopes[k])) + np.float32(float(intercepts[k]))
+        slope, intercept = np.float32(float(slopes[k])), np.float32(float(intercepts[k]))
+        expected[:, :, k] = raw[:, :, k].astype(np.float32) * slope + intercept
     return WrittenSeries(folder, files, uids, raw, expected, affine_ras, slopes, intercepts, canaries)
 
 

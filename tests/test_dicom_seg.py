@@ -136,7 +136,8 @@ def test_seg_off_reference_slices_rejected(tmp_path, atlas_series):
     write_series(shifted_folder, written.raw, shifted_affine, written.canaries)
     shifted = read_dicom(shifted_folder)[0]
 
-    with pytest.raises(InvalidInputError, match=r"frame 1 of DICOM SEG .*seg.dcm lies 1.250 mm from the nearest slice"):
+    message = r"frame 1 of DICOM SEG .*seg.dcm lies 1.250 mm from the nearest slice"
+    with pytest.raises(InvalidInputError, match=message):
         read_dicom_seg(tmp_path / "seg.dcm", reference=shifted)
 
 

@@ -208,7 +208,8 @@ def test_repeated_positions_without_split_rejected(tmp_path, colin):
     write_series(tmp_path / "dup" / "a", raw[:, :, :3], affine, canaries, seed=1)
     write_series(tmp_path / "dup" / "b", raw[:, :, 3:6], affine, canaries, seed=2)
 
-    with pytest.raises(InvalidInputError, match=r"6 images of one DICOM series in .*dup lie at only 3 slice positions"):
+    message = r"6 images of one DICOM series in .*dup lie at only 3 slice positions"
+    with pytest.raises(InvalidInputError, match=message):
         read_dicom(tmp_path / "dup")
 
 

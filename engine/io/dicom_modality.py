@@ -126,5 +126,8 @@ def description_texts(header) -> list[str]:
         value = header.get(name)
         if value is None:
             continue
-        texts.append(" ".join(str(v) for v in value) if not isinstance(value, str) and hasattr(value, "__iter__") else str(value))
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            texts.append(str(value))
+        else:
+            texts.append(" ".join(str(part) for part in value))
     return texts

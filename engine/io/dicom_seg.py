@@ -87,8 +87,10 @@ def read_dicom_seg(path: str | Path, reference=None, header=None) -> DicomSegmen
         raise InvalidInputError(f"{path} is not a DICOM SEG (Segmentation Storage) file")
 
     seg_type = str(header.get("SegmentationType", "")).upper()
-    names = {str(int(item.SegmentNumber)): str(item.get("SegmentLabel", "") or f"segment {int(item.SegmentNumber)}")
-             for item in header.get("SegmentSequence") or ()}
+    names = {}
+    for item in header.get("SegmentSequence") or ():
+        number = int(item.SegmentNumber)
+        names[str(number)] = str(item.get("SegmentLabel", "") or f"segment {number}")
     frames = _frames(path, header, seg_type)
     orientation, spacing = _plane(path, header)
 
@@ -164,7 +166,8 @@ def _paint(labels: np.ndarray, frames_at: list[tuple[int, _SegFrame]]) -> list[s
         plane = labels[:, :, k]
         mask = frame.mask.T
         covered = plane[mask]
-        for other, count in zip(*np.unique(covered[(covered != 0) & (covered != frame.segment)], return_counts=True)):
+        covered = covered[(covered != 0) & (covered != frame.segment)]
+        for other, count in zip(*np.unique(covered, return_counts=True)):
             overlaps[(int(other), frame.segment)] += int(count)
         plane[mask] = frame.segment
     return [
@@ -231,7 +234,10 @@ def _on_own_grid(path: Path, frames: list[_SegFrame], orientation: np.ndarray,
     measures = functional_group(header, 0, "PixelMeasuresSequence")
     step = float(measures.get("SpacingBetweenSlices") or 0) if measures is not None else 0.0
     if step <= 0:
-        step = float(np.diff(distinct).min()) if len(distinct) > 1 else float(measures.get("SliceThickness") or 1.0)
+        if len(distinct) > 1:
+            step = float(np.diff(distinct).min())
+        else:
+            step = float((measures.get("SliceThickness") if measures is not None else None) or 1.0)
 
     origin_frame = frames[int(np.argmin(projections))]
     origin = origin_frame.position
