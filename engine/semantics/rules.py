@@ -42,7 +42,9 @@ ELLIPSE_MIN_POINTS = 5  # cv2.fitEllipse needs at least five contour points
 _FIT_SEEDS = (0x5EED1, 0x5EED2)  # any two different seeds detect a perturbed ellipse fit
 
 SMALL, MEDIUM, LARGE = "Small/Focal", "Medium", "Large/Extensive"
-SOLITARY, DOMINANT, SCATTERED = "Solitary Lesion", "Dominant Core with Satellites", "Scattered/Multifocal"
+SOLITARY = "Solitary Lesion"
+DOMINANT = "Dominant Core with Satellites"
+SCATTERED = "Scattered/Multifocal"
 IRREGULAR, ROUND, LOBULATED = "Irregular/Spiculated", "Round/Oval", "Lobulated"
 CENTER_OF_IMAGE = "Center of the Image"
 
