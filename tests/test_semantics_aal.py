@@ -38,8 +38,9 @@ def aal(mricron):
 def radiological_axial(volume: np.ndarray, index: int) -> np.ndarray:
     """Axial slice ``index`` of a RAS volume as a radiologist views it.
 
-    Array rows of ``plane.T`` run posterior to anterior and columns the patient's left to
-    right; the display puts anterior at the top and the patient's right on the left.
+    The rows of ``plane.T`` run from posterior to anterior and its columns from the
+    patient's left to right. The display puts anterior at the top and the patient's right
+    on the left, so both are reversed.
     """
     plane = volume[:, :, index]
     return plane.T[::-1, ::-1]
@@ -74,22 +75,40 @@ def reference_semantics(mask: np.ndarray) -> dict | None:
     x, y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
     ratio = total / (height * width)
     fraction = largest_area / total
+
+    if ratio < 0.01:
+        size = "Small/Focal"
+    elif ratio < 0.05:
+        size = "Medium"
+    else:
+        size = "Large/Extensive"
+
     if circularity < 0.5:
         shape = "Irregular/Spiculated"
     elif circularity >= 0.8 and elongation <= 1.5:
         shape = "Round/Oval"
     else:
         shape = "Lobulated"
-    column = "Left" if x < width / 3 else "Center" if x < 2 * width / 3 else "Right"
-    row = "Upper" if y < height / 3 else "Center" if y < 2 * height / 3 else "Lower"
+
+    if count == 2:
+        spread = "Solitary Lesion"
+    elif fraction >= 0.7:
+        spread = "Dominant Core with Satellites"
+    else:
+        spread = "Scattered/Multifocal"
+
+    column = ("Left", "Center", "Right")[int(x >= width / 3) + int(x >= 2 * width / 3)]
+    row = ("Upper", "Center", "Lower")[int(y >= height / 3) + int(y >= 2 * height / 3)]
+    if row == column == "Center":
+        location = "Center of the Image"
+    else:
+        location = f"{row}-{column} Region"
+
     return {
-        "size": "Small/Focal" if ratio < 0.01 else "Medium" if ratio < 0.05 else "Large/Extensive",
+        "size": size,
         "shape": shape,
-        "spread": ("Solitary Lesion" if count == 2
-                   else "Dominant Core with Satellites" if fraction >= 0.7
-                   else "Scattered/Multifocal"),
-        "location": ("Center of the Image" if row == column == "Center"
-                     else f"{row}-{column} Region"),
+        "spread": spread,
+        "location": location,
         "area_ratio": ratio,
         "circularity": circularity,
         "elongation": elongation,
