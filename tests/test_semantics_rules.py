@@ -400,3 +400,31 @@ def test_degenerate_fits_match_singular_systems():
             assert elongation == 1.0, contour.reshape(-1, 2).tolist()
     assert checked > 500
     assert degenerate > 20
+
+
+def test_largest_component_has_one_external_contour():
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        mask = (rng.random(tuple(rng.integers(2, 30, 2))) < rng.uniform(0.2, 0.9))
+        mask = mask.astype(np.uint8) * 255
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        if count < 2:
+            continue
+        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        component = (labels == largest).astype(np.uint8)
+
+        contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+
+        assert len(contours) == 1
+
+
+def test_ring_uses_outer_contour_and_ring_pixels():
+    mask = with_rectangles((50, 50, 20, 20))
+    mask[55:65, 55:65] = 0
+
+    result = mask_semantics(mask)
+
+    assert result.area_px == 400 - 100
+    # Only the outer border counts: P = 4 * 19.
+    assert result.circularity == pytest.approx(4 * math.pi * 300 / 76**2)
+    assert result.components == 1
