@@ -106,11 +106,11 @@ def slice_semantics(labels: np.ndarray, affine: np.ndarray, convention: str | No
     axis, frame = _axial_frame(labels, affine)
     result = {}
     for region, mask in region_masks(labels, convention).items():
-        areas = _slice_areas(mask, axis)
-        result[region] = [
-            mask_semantics(frame.to_display(np.take(mask, index, axis=axis))) if area else None
-            for index, area in enumerate(areas)
-        ]
+        per_slice: list[MaskSemantics | None] = [None] * mask.shape[axis]
+        for index in np.flatnonzero(_slice_areas(mask, axis)):
+            plane = frame.to_display(np.take(mask, index, axis=axis))
+            per_slice[index] = mask_semantics(plane)
+        result[region] = per_slice
     return result
 
 
