@@ -164,3 +164,29 @@ def test_oracle_with_true_labels_on_released_file(shared_data):
         (True, ORACLE_REJECTION, True): traps,
         (False, ABSTAIN_TYPE, False): 1000 + 962,
     }
+
+
+@pytest.mark.parametrize("question_type, label, option", [
+    # Labels as the mask rules write them, options as the benchmark spells them.
+    ("size", "Small/Focal", "Small and focal"),
+    ("size", "Large/Extensive", "Large or extensive"),
+    ("shape", "Round/Oval", "Round or oval"),
+    ("shape", "Irregular/Spiculated", "Irregular/spiculated"),
+    ("spread", "Dominant Core with Satellites", "Dominant core with satellites"),
+    ("spread", "Scattered/Multifocal", "Scattered or multifocal"),
+    ("location", "Upper-Left Region", "Upper-left region"),
+    ("location", "Center of the Image", "Center of the image"),
+])
+def test_oracle_label_spellings(question_type, label, option):
+    options = {"A": "Something else", "B": option, "C": "Other", "D": "No lesion", "E": NOTA}
+    answer = answer_semantics_oracle(question(question_type=question_type, options=options),
+                                     {question_type: label})
+    assert answer.letter == "B"
+    assert answer.rule == ORACLE_MATCH
+
+
+def test_oracle_rule_names_fit_the_answer_column():
+    # Answer.parse_rule is a String(32) column.
+    rules = (CHOSEN, ORACLE_MATCH, ORACLE_REJECTION, ABSTAIN_NO_OPTION, ABSTAIN_TYPE,
+             ABSTAIN_NO_SEMANTICS, ABSTAIN_NO_MATCH, ABSTAIN_AMBIGUOUS)
+    assert all(len(rule) <= 32 for rule in rules)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.bench.parser import (LEADING_LETTER, MARKER, OPTION_TEXT, PARSED_RULES,
-                                 STANDALONE_LETTER, UNPARSED_AMBIGUOUS, UNPARSED_EMPTY,
-                                 UNPARSED_INVALID, UNPARSED_NO_LETTER, UNPARSED_REFUSAL,
-                                 UNPARSED_RULES, WHOLE_LETTER, parse_answer, strip_thinking)
+from engine.bench.parser import (LEADING_LETTER, LETTER_PROBABILITY, MARKER, OPTION_TEXT,
+                                 PARSED_RULES, STANDALONE_LETTER, UNPARSED_AMBIGUOUS,
+                                 UNPARSED_EMPTY, UNPARSED_INVALID, UNPARSED_NO_LETTER,
+                                 UNPARSED_REFUSAL, UNPARSED_RULES, WHOLE_LETTER,
+                                 letter_from_probabilities, parse_answer, strip_thinking)
 
 FIVE = {"A": "glioma", "B": "meningioma", "C": "pituitary", "D": "neuronal_tumor",
         "E": "None of the above"}
@@ -205,3 +206,17 @@ def test_rule_names_fit_the_answer_column():
     for rule in PARSED_RULES + UNPARSED_RULES:
         assert len(rule) <= 32
     assert set(PARSED_RULES).isdisjoint(UNPARSED_RULES)
+
+
+def test_letter_from_probabilities():
+    probabilities = {"A": 0.1, "B": 0.5, "C": 0.2, "D": 0.1, "E": 0.1}
+    result = letter_from_probabilities(probabilities, FIVE)
+    assert result.letter == "B"
+    assert result.rule == LETTER_PROBABILITY
+    # Only the question's own letters compete, and a tie goes to the earlier letter.
+    assert letter_from_probabilities(probabilities, BINARY).letter == "B"
+    assert letter_from_probabilities({"A": 0.4, "B": 0.4, "C": 0.9}, BINARY).letter == "A"
+    with pytest.raises(ValueError, match="letter E has probability None"):
+        letter_from_probabilities({"A": 0.5, "B": 0.5, "C": 0, "D": 0}, FIVE)
+    with pytest.raises(ValueError, match="letter B has probability nan"):
+        letter_from_probabilities({"A": 0.5, "B": float("nan")}, BINARY)

@@ -19,6 +19,7 @@ different letters, or an output equal to two options' texts, are ``unparsed-ambi
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -33,13 +34,16 @@ MARKER = "marker"
 LEADING_LETTER = "leading-letter"
 OPTION_TEXT = "option-text"
 STANDALONE_LETTER = "standalone-letter"
+# Letter-probability scoring mode: the option letter with the highest probability.
+LETTER_PROBABILITY = "letter-probability"
 UNPARSED_EMPTY = "unparsed-empty"
 UNPARSED_INVALID = "unparsed-invalid-letter"
 UNPARSED_AMBIGUOUS = "unparsed-ambiguous"
 UNPARSED_REFUSAL = "unparsed-refusal"
 UNPARSED_NO_LETTER = "unparsed-no-letter"
 
-PARSED_RULES = (WHOLE_LETTER, MARKER, LEADING_LETTER, OPTION_TEXT, STANDALONE_LETTER)
+PARSED_RULES = (WHOLE_LETTER, MARKER, LEADING_LETTER, OPTION_TEXT, STANDALONE_LETTER,
+                LETTER_PROBABILITY)
 UNPARSED_RULES = (UNPARSED_EMPTY, UNPARSED_INVALID, UNPARSED_AMBIGUOUS, UNPARSED_REFUSAL,
                   UNPARSED_NO_LETTER)
 
@@ -137,6 +141,26 @@ def parse_answer(output: str | None, options: Mapping[str, str]) -> ParseResult:
     if _REFUSAL.search(text):
         return ParseResult(None, UNPARSED_REFUSAL)
     return ParseResult(None, UNPARSED_NO_LETTER)
+
+
+def letter_from_probabilities(probabilities: Mapping[str, float],
+                              options: Mapping[str, str]) -> ParseResult:
+    """Return the option letter with the highest probability (ties go to the earlier
+    letter), for the letter-probability scoring mode.
+
+    Raises ValueError when a letter of ``options`` has no probability or one is not finite.
+    """
+    best: str | None = None
+    for letter in options:
+        value = probabilities.get(letter)
+        if value is None or not math.isfinite(value):
+            raise ValueError(f"letter {letter} has probability {value!r}; every option letter "
+                             "needs a finite probability")
+        if best is None or value > probabilities[best]:
+            best = letter
+    if best is None:
+        return ParseResult(None, UNPARSED_EMPTY)
+    return ParseResult(best, LETTER_PROBABILITY)
 
 
 def _checked(letter: str, rule: str, options: Mapping[str, str]) -> ParseResult:
