@@ -97,6 +97,13 @@ def test_leading_letter(output, letter):
     check(output, FIVE, letter, LEADING_LETTER)
 
 
+def test_echoed_option_list():
+    # A model that repeats the option list names every letter in the leading form.
+    check("A. glioma\nB. meningioma\nC. pit", FIVE, None, UNPARSED_AMBIGUOUS)
+    check("B. meningioma\nThe dural tail supports B.", FIVE, "B", LEADING_LETTER)
+    check("A. glioma\nB. meningioma\nAnswer: B", FIVE, "B", MARKER)
+
+
 def test_leading_letter_not_an_option():
     check("C) glioma", BINARY, None, UNPARSED_INVALID)
 

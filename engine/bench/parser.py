@@ -6,7 +6,8 @@ never guesses, and it never reads a refusal as the rejection option.
 
 1. ``whole-letter``: the output is one letter, ignoring case, spaces and punctuation.
 2. ``marker``: "Answer: X", "Final: X", "answer is X" or ``\\boxed{X}``. The last one wins.
-3. ``leading-letter``: the output starts with "X.", "X)", "(X)" or "X:".
+3. ``leading-letter``: the output starts with "X.", "X)", "(X)" or "X:" (and no other line
+   starts with a different letter that way, as in an echoed option list).
 4. ``option-text``: the output equals one option's text after normalising case, spaces,
    underscores, hyphens and surrounding punctuation ("None of the above" gives E when E is
    an option).
@@ -74,6 +75,12 @@ _HEDGE = re.compile(r"[)\]*]*\s*(?:,|/|\bor\b|\band\b)\s*\(?[A-E]\b")
 
 _LEADING = re.compile(
     r"[\s*_#>]*(?:\((?P<paren>[A-Za-z])\)(?![A-Za-z0-9])|(?P<plain>[A-Za-z])[.):](?=[\s*]|$))"
+)
+
+# Any line in the leading form: an output that lists several such lines echoes the options.
+_LEADING_ANY_LINE = re.compile(
+    r"^[ \t*_#>]*(?:\((?P<paren>[A-Za-z])\)(?![A-Za-z0-9])|(?P<plain>[A-Za-z])[.):](?=[\s*]|$))",
+    re.MULTILINE,
 )
 
 _STANDALONE = re.compile(_NOT_AFTER + r"([A-Z])" + _NOT_BEFORE)
@@ -197,7 +204,12 @@ def _leading_letter(text: str, options: Mapping[str, str]) -> ParseResult | None
     match = _LEADING.match(text)
     if not match:
         return None
-    return _checked(match.group("paren") or match.group("plain"), LEADING_LETTER, options)
+    letter = match.group("paren") or match.group("plain")
+    listed = {(line.group("paren") or line.group("plain")).upper()
+              for line in _LEADING_ANY_LINE.finditer(text)}
+    if len(listed) > 1:
+        return ParseResult(None, UNPARSED_AMBIGUOUS)
+    return _checked(letter, LEADING_LETTER, options)
 
 
 def _option_text(text: str, options: Mapping[str, str]) -> ParseResult | None:
