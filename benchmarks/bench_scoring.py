@@ -27,7 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from engine.bench.questions import load_closed_benchmark  # noqa: E402
-from engine.bench.score import contract_summary, load_predictions, score_predictions, summarise  # noqa: E402
+from engine.bench.score import (contract_summary, load_predictions, score_predictions,  # noqa: E402
+                                summarise)
 
 DEFAULT_BENCHMARK = (REPO_ROOT.parent / "shared" / "data" / "mm-neuroonco"
                      / "mm-neuroonco_benchmark_closed_v1.0.json")

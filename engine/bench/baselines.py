@@ -81,7 +81,8 @@ def answer_majority(question: ClosedQuestion, gold_counts: Mapping[str, int]) ->
     return BaselineAnswer(best, CHOSEN)
 
 
-def answer_semantics_oracle(question: ClosedQuestion, semantics: Semantics | None) -> BaselineAnswer:
+def answer_semantics_oracle(question: ClosedQuestion,
+                            semantics: Semantics | None) -> BaselineAnswer:
     """Answer a size, shape, spread or location question from mask semantics labels.
 
     ``semantics`` maps a question type to the label computed from the mask (for example

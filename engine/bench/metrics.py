@@ -131,7 +131,8 @@ def compute_closed_metrics(records: Iterable[ClosedRecord], seed: int = DEFAULT_
     }
 
 
-def _letter_distribution(records: list[ClosedRecord], rate: Callable[[str, int, int], dict]) -> dict:
+def _letter_distribution(records: list[ClosedRecord],
+                         rate: Callable[[str, int, int], dict]) -> dict:
     letters = sorted({letter for record in records for letter in record.letters})
     gold = Counter(record.gold for record in records)
     predicted = Counter(record.predicted if record.predicted is not None else record.outcome

@@ -17,7 +17,8 @@ import numpy as np
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU
 
-from engine.bench.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, mean_interval, statistic_interval
+from engine.bench.bootstrap import (DEFAULT_RESAMPLES, DEFAULT_SEED, mean_interval,
+                                    statistic_interval)
 
 BLEU_MAX_ORDER = 4
 CONFIG = {
@@ -38,7 +39,8 @@ class OpenRecord:
     prediction: str | None
 
 
-def keyword_recall(prediction: str, keywords: Sequence[str], whole_word: bool = False) -> float | None:
+def keyword_recall(prediction: str, keywords: Sequence[str],
+                   whole_word: bool = False) -> float | None:
     """Return the share of ``keywords`` found in ``prediction``; None for no keywords."""
     if not keywords:
         return None

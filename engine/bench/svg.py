@@ -39,8 +39,11 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float | None, Sequence[float
     return grouped_bar_chart(title, series, [""], chart_id, empty_label="no questions")
 
 
-def grouped_bar_chart(title: str,
-                      rows: Sequence[tuple[str, Sequence[tuple[float | None, Sequence[float] | None]]]],
+# A bar's share and 95% interval.
+Bar = tuple[float | None, Sequence[float] | None]
+
+
+def grouped_bar_chart(title: str, rows: Sequence[tuple[str, Sequence[Bar]]],
                       series_names: Sequence[str], chart_id: str, empty_label: str = "") -> str:
     """Horizontal grouped bars: each row has one ``(share, interval)`` per series name.
     A share of None draws ``empty_label`` in place of the bar."""

@@ -12,7 +12,8 @@ from engine.bench import report
 from engine.bench.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from engine.bench.parser import PARSER_VERSION
 from engine.bench.questions import load_closed_benchmark
-from engine.bench.score import FORMATS, contract_summary, load_predictions, score_predictions, summarise
+from engine.bench.score import (FORMATS, contract_summary, load_predictions, score_predictions,
+                                summarise)
 from engine.bench.settings import REJECTION_AWARE
 from engine.cli.common import print_json
 
