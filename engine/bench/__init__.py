@@ -1,1 +1,2 @@
-"""Benchmarks in the database: import, image data roots, statistics and sessions."""
+"""Benchmarks: import into the database, image data roots, statistics, the letter parser,
+the two settings, baselines, metrics, scoring of prediction files, sessions and reports."""
