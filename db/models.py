@@ -134,6 +134,11 @@ class Series(Base):
     intensity: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Display windows from the DICOM header ([{"center": c, "width": w}]), if any.
     header_windows: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Allowed technical acquisition attributes (never identifiers) and reader warnings.
+    acquisition: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Keyed hash of the DICOM SeriesInstanceUID (never the UID), so a DICOM SEG imported
+    # later can find the series it annotates.
+    source_key: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="series")
