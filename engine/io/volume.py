@@ -196,6 +196,10 @@ def display_slice(volume: Volume, index: int, convention: str = RADIOLOGICAL) ->
     return frame.to_display(np.take(volume.data, index, axis=volume.slice_axis))
 
 
+def sha256_bytes(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
