@@ -303,3 +303,43 @@ def test_long_case_name_shortened(db, tmp_path, mricron):
     assert len(pseudonym) <= 200
     assert pseudonym.startswith("x" * 120 + "/" + "y" * 60)
     assert image_path == image.relative_to(tmp_path).as_posix()
+
+
+def test_brats_modalities_on_other_grids_rejected(db, tmp_path, mricron):
+    folder = build_brats_case(tmp_path / "BraTS2021_00010", mricron)
+    flair = folder / "BraTS2021_00010_flair.nii.gz"
+    image = nib.load(str(flair))
+    moved = image.affine.copy()
+    moved[0, 3] += 5.0
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), moved), str(flair))
+    with pytest.raises(InvalidInputError) as error:
+        import_paths(db, [folder])
+    assert str(error.value) == (
+        f"case 'BraTS2021_00010': images '{flair}' and '{folder / 'BraTS2021_00010_t1.nii.gz'}' "
+        "are on different grids (shapes (181, 217, 181) and (181, 217, 181), different "
+        "affines); the modalities of a BraTS case must be co-registered on one grid, so "
+        "export them that way"
+    )
+
+
+def test_4d_label_map_rejected(db, tmp_path):
+    mask = tmp_path / "labels.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((128, 96, 24, 2), np.uint8),
+                             nib.load(str(NIBABEL_DATA / "example4d.nii.gz")).affine), str(mask))
+    with pytest.raises(InvalidInputError) as error:
+        import_paths(db, [NIBABEL_DATA / "example4d.nii.gz"], masks=[mask])
+    assert str(error.value) == (
+        f"NIfTI file '{mask}' has 2 volumes, but a label map must have one; save the label map "
+        "as a single 3D volume"
+    )
+
+
+def test_image_outside_data_root_rejected(db, tmp_path):
+    image = write_png(tmp_path / "elsewhere/slice.png", np.zeros((8, 8), np.uint8))
+    (tmp_path / "root").mkdir()
+    with pytest.raises(InvalidInputError) as error:
+        import_paths(db, [image], data_root=tmp_path / "root")
+    assert str(error.value) == (
+        f"image '{image}' is outside the data root '{tmp_path / 'root'}'; pass the folder that "
+        "contains it with --data-root"
+    )

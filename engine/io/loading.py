@@ -169,6 +169,8 @@ def _load_case(case: CasePlan, volume_index: int, mask_cache: dict[Path, LoadedM
         grids[image.path] = (len(record.series), Grid.of(volume))
         record.series.append(SeriesRecord(series_values(volume), volume.slice_count, image.image_path))
 
+    if case.one_grid:
+        check_one_grid(case, grids)
     for mask in case.masks:
         if mask.path not in mask_cache:
             mask_cache[mask.path] = load_mask_source(mask)
@@ -176,6 +178,20 @@ def _load_case(case: CasePlan, volume_index: int, mask_cache: dict[Path, LoadedM
         progress.advance(message=f"reading {mask.path.name}")
         record.masks.append(_mask_record(loaded, mask, grids))
     return record
+
+
+def check_one_grid(case: CasePlan, grids: dict[Path, tuple[int, Grid]]) -> None:
+    """Raise InvalidInputError naming two images of ``case`` that lie on different grids."""
+    first_path, (_, first) = next(iter(grids.items()))
+    for path, (_, grid) in grids.items():
+        same_affine = np.allclose(grid.affine, first.affine, rtol=0, atol=masks.AFFINE_TOLERANCE_MM)
+        if grid.shape != first.shape or not same_affine:
+            affines = "equal affines" if same_affine else "different affines"
+            raise InvalidInputError(
+                f"case '{case.pseudonym}': images '{first_path}' and '{path}' are on different "
+                f"grids (shapes {first.shape} and {grid.shape}, {affines}); the modalities of a "
+                "BraTS case must be co-registered on one grid, so export them that way"
+            )
 
 
 def _mask_record(loaded: LoadedMask, mask: MaskSource,

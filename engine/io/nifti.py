@@ -82,8 +82,13 @@ def read_voxels(image: nib.Nifti1Image, path: Path, volume_index: int | None) ->
             "only scalar images are imported; convert it to one value per voxel first"
         )
     count = volume_count(image)
+    if volume_index is None and count > 1:
+        raise InvalidInputError(
+            f"NIfTI file '{path}' has {count} volumes, but a label map must have one; "
+            "save the label map as a single 3D volume"
+        )
     index = 0 if volume_index is None else volume_index
-    if volume_index is None and count > 1 or not 0 <= index < count:
+    if not 0 <= index < count:
         raise InvalidInputError(
             f"NIfTI file '{path}' has {count} volume{'s' if count != 1 else ''}; volume index "
             f"{index} is out of range (choose 0 to {count - 1} with --volume)"

@@ -51,6 +51,7 @@ class CasePlan:
     source: str | None = None
     images: list[ImageSource] = field(default_factory=list)
     masks: list[MaskSource] = field(default_factory=list)
+    one_grid: bool = False  # all images must share one voxel grid (a BraTS case)
 
     def add_image(self, image: ImageSource) -> None:
         if all(existing.path != image.path for existing in self.images):

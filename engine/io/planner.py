@@ -91,6 +91,7 @@ def _plan_brats_case(plan: ImportPlan, folder: Path, case_files: dict[str, Path]
     base = _input_base(input_path)
     pseudonym = folder.name if folder == base else folder.relative_to(base).as_posix()
     case = plan.case(pseudonym)
+    case.one_grid = True
     images = []
     for token, path in sorted(case_files.items()):
         if token != brats.SEG_TOKEN:
