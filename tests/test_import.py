@@ -343,3 +343,11 @@ def test_image_outside_data_root_rejected(db, tmp_path):
         f"image '{image}' is outside the data root '{tmp_path / 'root'}'; pass the folder that "
         "contains it with --data-root"
     )
+
+
+def test_dangling_link_listed_as_skipped(db, tmp_path):
+    image = write_png(tmp_path / "scans/slice.png", np.zeros((8, 8), np.uint8))
+    (tmp_path / "scans/gone.png").symlink_to(tmp_path / "nowhere.png")
+    summary = import_paths(db, [tmp_path / "scans"])
+    assert summary.added["slices"] == 1
+    assert summary.skipped == [f"{image.parent / 'gone.png'}: the file or its link target does not exist"]

@@ -25,7 +25,7 @@ _MASK_KIND_OF_TYPE = {
 
 def build_plan(paths: Sequence[Path], data_root: Path | None = None,
                mask_paths: Sequence[Path] = ()) -> ImportPlan:
-    """Walk ``paths`` and group what they hold into cases, without loading pixel data.
+    """Walk ``paths`` and group the files found into cases, without loading pixel data.
 
     ``data_root`` fixes the root of the MM-NeuroOnco layout (else it is found from the
     folder names). ``mask_paths`` are masks for every image of the import.
@@ -38,7 +38,7 @@ def build_plan(paths: Sequence[Path], data_root: Path | None = None,
         data_root = existing_path(data_root)
         if not data_root.is_dir():
             raise InvalidInputError(f"data root '{data_root}' is not a folder; give the folder "
-                                    "that holds the class folders")
+                                    "that contains the class folders")
     files = collect_files(inputs)
     plan = ImportPlan(data_root=data_root)
 
@@ -50,9 +50,11 @@ def build_plan(paths: Sequence[Path], data_root: Path | None = None,
     _plan_dicom(plan, by_type[detect.DICOM])
     claimed = {mask.path for case in plan.cases.values() for mask in case.masks}
     for file_type in (detect.TEXT, detect.JSON, detect.BENCHMARK_JSON, detect.NIFTI_PAIR,
-                      detect.UNKNOWN):
+                      detect.UNKNOWN, detect.MISSING):
         for file in by_type[file_type]:
-            if file.path not in claimed:
+            if file_type == detect.MISSING:
+                plan.skip(file.path, "the file or its link target does not exist")
+            elif file.path not in claimed:
                 plan.skip(file.path, f"not an image ({file_type})")
     _attach_explicit_masks(plan, [existing_path(path) for path in mask_paths])
 
