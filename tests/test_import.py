@@ -35,8 +35,10 @@ def test_ch2_with_aal_label_map(db, mricron):
         series = session.scalars(select(Series)).one()
         mask = session.scalars(select(Mask)).one()
         case = session.get(Case, series.case_id)
-        has_mask = session.scalars(select(Slice.has_mask).where(Slice.series_id == series.id)).all()
+        has_mask = session.scalars(select(Slice.has_mask).where(Slice.series_id == series.id)
+                                   .order_by(Slice.index)).all()
     expected = nib.load(str(mricron / "ch2.nii.gz"))
+    labelled = np.asarray(nib.load(str(mricron / "aal.nii.gz")).dataobj).any(axis=(0, 1))
     assert case.pseudonym == "ch2"
     assert series.shape == [181, 217, 181]
     np.testing.assert_allclose(series.affine, expected.affine)
@@ -47,8 +49,8 @@ def test_ch2_with_aal_label_map(db, mricron):
     assert mask.reference_series_id == series.id
     assert mask.label_names["1"] == "Precentral_L"
     assert len(mask.label_names) == 116
-    assert len(has_mask) == 181
-    assert all(has_mask)
+    assert has_mask == labelled.tolist()  # axial slices (axis 2) with an AAL label
+    assert 0 < sum(has_mask) < 181
 
 
 def test_reimport_adds_nothing(db, mricron):
@@ -97,7 +99,7 @@ def test_brats_case_folder(db, tmp_path, mricron, names, labels, enhancing):
         case = session.scalars(select(Case)).one()
         series = session.scalars(select(Series).order_by(Series.modality)).all()
         mask = session.scalars(select(Mask)).one()
-        flags = session.scalars(select(Slice.has_mask)).all()
+        flags = session.execute(select(Slice.index, Slice.has_mask)).all()
     assert case.pseudonym == "BraTS-GLI-00001-000"
     assert [row.modality for row in series] == ["FLAIR", "T1", "T1CE", "T2"]
     assert all(row.shape == [181, 217, 181] for row in series)
@@ -105,7 +107,8 @@ def test_brats_case_folder(db, tmp_path, mricron, names, labels, enhancing):
     assert mask.label_names == {"1": "necrotic core", "2": "oedema", enhancing: "enhancing tumour"}
     assert mask.reference_series_id in {row.id for row in series}
     assert len(flags) == 4 * 181
-    assert all(flags)
+    # The synthetic labels fill axial slices 70 to 109 of every modality.
+    assert sorted(index for index, has_mask in flags if has_mask) == sorted(list(range(70, 110)) * 4)
 
 
 def test_brats_seg_on_other_grid_rejected(db, tmp_path, mricron):
@@ -351,3 +354,26 @@ def test_dangling_link_listed_as_skipped(db, tmp_path):
     summary = import_paths(db, [tmp_path / "scans"])
     assert summary.added["slices"] == 1
     assert summary.skipped == [f"{image.parent / 'gone.png'}: the file or its link target does not exist"]
+
+
+def test_mask_added_later_marks_slices(db, mricron):
+    import_paths(db, [mricron / "ch2.nii.gz"], dataset="colin")
+    with db.session() as session:
+        assert not any(session.scalars(select(Slice.has_mask)))
+    summary = import_paths(db, [mricron / "ch2.nii.gz"], dataset="colin", masks=[mricron / "aal.nii.gz"])
+    labelled = np.asarray(nib.load(str(mricron / "aal.nii.gz")).dataobj).any(axis=(0, 1))
+    with db.session() as session:
+        has_mask = session.scalars(select(Slice.has_mask).order_by(Slice.index)).all()
+    assert summary.added == {"cases": 0, "series": 0, "slices": 0, "masks": 1}
+    assert has_mask == labelled.tolist()
+
+
+def test_empty_2d_mask_kept_without_has_mask(db, tmp_path):
+    folder = tmp_path / "root/meningioma/10_t1_t2_mask"
+    write_png(folder / "1.png", np.full((16, 16), 90, np.uint8))
+    write_png(folder / "1_mask.png", np.full((16, 16), 127, np.uint8))  # not > 127
+    summary = import_paths(db, [tmp_path / "root"])
+    with db.session() as session:
+        has_mask = session.scalars(select(Slice.has_mask)).one()
+    assert summary.added["masks"] == 1
+    assert has_mask is False

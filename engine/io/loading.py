@@ -19,7 +19,7 @@ from engine.errors import InvalidInputError
 from engine.io import detect, image2d, masks, nifti, yolo
 from engine.io.plan import CasePlan, ImageSource, ImportPlan, MaskSource
 from engine.io.store import CaseRecord, MaskRecord, SeriesRecord, series_values
-from engine.io.volume import Volume, sha256_bytes, sha256_file
+from engine.io.volume import Volume, axial_axis, sha256_bytes, sha256_file
 from engine.progress import NullProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class LoadedMask:
     values: dict[str, Any]
     shape: tuple[int, ...] | None  # None for YOLO polygons (they take the image's size)
     affine: np.ndarray | None  # label maps only
+    slices: list[int] | None  # slice indexes with foreground; None for YOLO until drawn
+    polygons: list[yolo.Polygon] | None = None
 
 
 def read_dicom(files: list[Path], progress: Progress) -> list[tuple[str, Volume]]:
@@ -77,19 +79,24 @@ def load_mask_source(mask: MaskSource) -> LoadedMask:
         label_map = masks.read_label_map(mask.path)
         names = masks.label_names(label_map.values(), mask.path, brats=mask.brats)
         values = _mask_values(mask, sha256_file(mask.path), label_map.labels.shape, names)
-        return LoadedMask(mask, values, label_map.labels.shape, label_map.affine)
+        axis = axial_axis(label_map.affine)  # the image's slice axis, since the grids match
+        other_axes = tuple(other for other in range(3) if other != axis)
+        slices = np.flatnonzero(label_map.labels.any(axis=other_axes)).tolist()
+        return LoadedMask(mask, values, label_map.labels.shape, label_map.affine, slices)
 
     content = mask.path.read_bytes()
     if mask.kind == masks.YOLO:
         polygons = yolo.read_yolo(mask.path, content)
         name = ", ".join(yolo.class_names(polygons)) or masks.FOREGROUND_NAME
-        return LoadedMask(mask, _mask_values(mask, sha256_bytes(content), None, {"1": name}), None, None)
+        values = _mask_values(mask, sha256_bytes(content), None, {"1": name})
+        return LoadedMask(mask, values, None, None, None, polygons)
 
     pixels = image2d.decode_pixels(content, mask.path)
     shape = tuple(pixels.shape[:2])
     values = _mask_values(mask, sha256_bytes(content), shape, {"1": masks.FOREGROUND_NAME})
     values["file_format"] = image2d.image_file_type(content)
-    return LoadedMask(mask, values, shape, None)
+    has_foreground = bool(masks.foreground(image2d.to_gray(pixels)).any())
+    return LoadedMask(mask, values, shape, None, [0] if has_foreground else [])
 
 
 def _mask_values(mask: MaskSource, sha: str, shape, names: dict[str, str]) -> dict[str, Any]:
@@ -198,11 +205,13 @@ def _mask_record(loaded: LoadedMask, mask: MaskSource,
                  grids: dict[Path, tuple[int, Grid]]) -> MaskRecord:
     indexes: list[int] = []
     values = dict(loaded.values)
+    slices = loaded.slices
     for image in mask.images:
         index, grid = grids[image]
         check_mask_on_image(loaded, image, grid)
         if values["shape"] is None:
             values["shape"] = list(grid.shape)
+            slices = [0] if yolo.rasterise(loaded.polygons, grid.shape).any() else []
         elif loaded.shape is None and list(grid.shape) != values["shape"]:
             raise InvalidInputError(
                 f"YOLO label file '{mask.path}' is shared by images of different sizes "
@@ -211,7 +220,7 @@ def _mask_record(loaded: LoadedMask, mask: MaskSource,
             )
         if index not in indexes:
             indexes.append(index)
-    return MaskRecord(values, indexes)
+    return MaskRecord(values, indexes, slices)
 
 
 def _add_dicom(result: LoadResult, series: list[tuple[str, Volume]]) -> None:

@@ -137,6 +137,7 @@ class MaskRecord:
 
     values: dict[str, Any]  # Mask columns except case_id and reference_series_id
     series: list[int]  # indexes into CaseRecord.series; the first is the reference series
+    slices: list[int]  # slice indexes where the mask has foreground, on each of those series
 
 
 @dataclass
@@ -147,8 +148,13 @@ class CaseRecord:
     series: list[SeriesRecord] = field(default_factory=list)
     masks: list[MaskRecord] = field(default_factory=list)
 
-    def covered_series(self) -> set[int]:
-        return {index for mask in self.masks for index in mask.series}
+    def masked_slices(self) -> dict[int, set[int]]:
+        """Return, per series index, the slice indexes where any mask has foreground."""
+        masked: dict[int, set[int]] = {}
+        for mask in self.masks:
+            for index in mask.series:
+                masked.setdefault(index, set()).update(mask.slices)
+        return masked
 
 
 @dataclass
@@ -167,7 +173,8 @@ def write_cases(session: Session, dataset: Dataset, cases: Sequence[CaseRecord],
     """Write ``cases`` into ``dataset``, skipping cases, series and masks already present.
 
     A case is matched by pseudonym, a series by (case, content sha256, volume index), a
-    mask by (case, content sha256). Slices of series that a mask covers get ``has_mask``.
+    mask by (case, content sha256). ``has_mask`` is set on the slices where a mask has
+    foreground (a nonzero label), as for DICOM SEG masks.
     """
     progress = progress or NullProgress()
     counts = WriteCounts()
@@ -212,13 +219,13 @@ def _write_series_rows(session: Session, chunk: Sequence[CaseRecord], case_ids: 
     result: list[list[int]] = []
     now = utcnow()
     for case, case_id in zip(chunk, case_ids):
-        covered = case.covered_series()
+        masked = case.masked_slices()
         ids = []
         for position, record in enumerate(case.series):
             series_id = existing.get((case_id, *record.key))
             if series_id is None:
                 new_rows.append(dict(record.values, case_id=case_id, created_at=now))
-                new_records.append((record, position in covered))
+                new_records.append((record, masked.get(position, set())))
                 slots.append((len(result), len(ids)))
             else:
                 counts.present["series"] += 1
@@ -236,11 +243,12 @@ def _write_series_rows(session: Session, chunk: Sequence[CaseRecord], case_ids: 
     return result
 
 
-def _insert_slices(session: Session, records: list[tuple[SeriesRecord, bool]],
+def _insert_slices(session: Session, records: list[tuple[SeriesRecord, set[int]]],
                    series_ids: list[int]) -> None:
     rows = [
-        dict(series_id=series_id, index=index, image_path=record.image_path, has_mask=covered)
-        for (record, covered), series_id in zip(records, series_ids)
+        dict(series_id=series_id, index=index, image_path=record.image_path,
+             has_mask=index in masked)
+        for (record, masked), series_id in zip(records, series_ids)
         for index in range(record.slice_count)
     ]
     if rows:
@@ -254,11 +262,14 @@ def _write_mask_rows(session: Session, chunk: Sequence[CaseRecord], case_ids: li
             select(Mask.case_id, Mask.content_sha256).where(Mask.case_id.in_(case_ids))
         )
     }
-    rows, covered_ids = [], set()
+    rows = []
+    masked: dict[tuple[int, ...], set[int]] = {}  # slice indexes -> series ids
     now = utcnow()
     for case, case_id, ids in zip(chunk, case_ids, series_ids):
         for mask in case.masks:
-            covered_ids.update(ids[index] for index in mask.series)
+            if mask.slices:
+                masked.setdefault(tuple(sorted(mask.slices)), set()).update(
+                    ids[index] for index in mask.series)
             if (case_id, mask.values["content_sha256"]) in existing:
                 counts.present["masks"] += 1
                 continue
@@ -268,19 +279,27 @@ def _write_mask_rows(session: Session, chunk: Sequence[CaseRecord], case_ids: li
     if rows:
         session.execute(insert(Mask), rows)
         counts.added["masks"] += len(rows)
-    _mark_has_mask(session, covered_ids)
+    for slice_indexes, series in masked.items():
+        _mark_has_mask(session, series, slice_indexes)
 
 
-def _mark_has_mask(session: Session, series_ids: Iterable[int]) -> None:
-    """Set ``has_mask`` on the slices of ``series_ids`` that do not have it yet."""
+def _mark_has_mask(session: Session, series_ids: Iterable[int], slice_indexes: Sequence[int]) -> None:
+    """Set ``has_mask`` on slices ``slice_indexes`` of ``series_ids`` that do not have it yet.
+
+    Series written in this import already have it; this catches series imported before
+    their mask.
+    """
     ids = sorted(series_ids)
     for start in range(0, len(ids), WRITE_CHUNK):
-        session.execute(
-            update(Slice)
-            .where(Slice.series_id.in_(ids[start:start + WRITE_CHUNK]), Slice.has_mask.is_(False))
-            .values(has_mask=True)
-            .execution_options(synchronize_session=False)
-        )
+        for first in range(0, len(slice_indexes), WRITE_CHUNK):
+            session.execute(
+                update(Slice)
+                .where(Slice.series_id.in_(ids[start:start + WRITE_CHUNK]),
+                       Slice.index.in_(slice_indexes[first:first + WRITE_CHUNK]),
+                       Slice.has_mask.is_(False))
+                .values(has_mask=True)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _insert_returning_ids(session: Session, model, rows: list[dict[str, Any]]) -> list[int]:
