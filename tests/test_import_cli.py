@@ -146,7 +146,7 @@ def _benchmark_json(tmp_path: Path) -> tuple[list[str], str]:
 def _dicom_file(tmp_path: Path) -> tuple[list[str], str]:
     path = DICOM_FILES / "MR_small.dcm"
     return [str(path)], (
-        f"DICOM import is not available in this build ('{path}' contains 1 DICOM file); convert "
+        f"DICOM import is not available in this build ('{path}' contains DICOM files); convert "
         "the series to NIfTI, for example with dcm2niix, and import the .nii.gz files")
 
 

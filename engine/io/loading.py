@@ -8,7 +8,6 @@ label map, a case's ``_seg`` image) is loaded once.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from engine.progress import NullProgress, Progress
 log = logging.getLogger(__name__)
 
 _MASK_FILE_FORMATS = {masks.LABEL_MAP: "nifti", masks.YOLO: "yolo-txt"}
+DICOM_SOURCE = "dicom"  # Case.source of DICOM cases, as the DICOM writer sets it
 
 
 @dataclass
@@ -46,20 +46,17 @@ class LoadedMask:
     polygons: list[yolo.Polygon] | None = None
 
 
-def read_dicom(files: list[Path], progress: Progress) -> list[tuple[str, Volume]]:
-    """Read DICOM files into one (case pseudonym, Volume) pair per series.
+def read_dicom(path: Path, progress: Progress) -> list:
+    """Read the DICOM image series in the file or folder ``path`` (recursively).
 
-    The DICOM reader that replaces this function must group the files into series,
-    return float32 volumes with a RAS+ affine, ``file_format`` "dicom", ``content_sha256``
-    from :func:`engine.io.volume.sha256_files` and ``modality`` set, and derive the case
-    pseudonym without storing any patient identifier. It raises InvalidInputError for
-    unreadable files.
+    Replace this body with the DICOM reader: ``engine.io.dicom.read_dicom(path, progress)``
+    has this signature. The import uses each result's ``pseudonym`` (the case; never a
+    patient identifier), ``modality`` and ``volume`` (float32, RAS+ affine, content
+    sha256 of the series' files). Raises InvalidInputError naming the file.
     """
-    folder = Path(os.path.commonpath([str(path) for path in files]))
     raise InvalidInputError(
-        f"DICOM import is not available in this build ('{folder}' contains {len(files)} DICOM "
-        f"file{'s' if len(files) != 1 else ''}); convert the series to NIfTI, for example with "
-        "dcm2niix, and import the .nii.gz files"
+        f"DICOM import is not available in this build ('{path}' contains DICOM files); "
+        "convert the series to NIfTI, for example with dcm2niix, and import the .nii.gz files"
     )
 
 
@@ -143,13 +140,13 @@ def load_plan(plan: ImportPlan, volume_index: int = 0, progress: Progress | None
     """Load every image and mask of ``plan``; raise InvalidInputError on the first bad file."""
     progress = progress or NullProgress()
     mask_count = sum(len(case.masks) for case in plan.cases.values())
-    progress.start(plan.image_count + mask_count + len(plan.dicom_groups), "reading files")
+    progress.start(plan.image_count + mask_count + len(plan.dicom_inputs), "reading files")
     result = LoadResult()
     mask_cache: dict[Path, LoadedMask] = {}
     for case in plan.cases.values():
         result.cases.append(_load_case(case, volume_index, mask_cache, result, progress))
-    for files in plan.dicom_groups:
-        _add_dicom(result, read_dicom(files, progress))
+    for path in plan.dicom_inputs:
+        _add_dicom(result, read_dicom(path, progress))
         progress.advance()
     if result.nonfinite:
         log.warning("%d voxels in total were NaN or infinite; they are stored as NaN",
@@ -223,10 +220,16 @@ def _mask_record(loaded: LoadedMask, mask: MaskSource,
     return MaskRecord(values, indexes, slices)
 
 
-def _add_dicom(result: LoadResult, series: list[tuple[str, Volume]]) -> None:
+def _add_dicom(result: LoadResult, series: list) -> None:
+    """Add the series of a DICOM reader to ``result``, one case per pseudonym."""
     by_case: dict[str, CaseRecord] = {}
-    for pseudonym, volume in series:
-        record = by_case.setdefault(pseudonym, CaseRecord(pseudonym))
-        record.series.append(SeriesRecord(series_values(volume), volume.slice_count))
-        result.nonfinite += volume.nonfinite_count
+    for item in series:
+        record = by_case.setdefault(item.pseudonym, CaseRecord(item.pseudonym, source=DICOM_SOURCE))
+        keys = {existing.key for existing in record.series}
+        values = series_values(item.volume, item.modality)
+        if (values["content_sha256"], values["volume_index"]) in keys:
+            result.duplicates.append(f"{item.volume.source_path}: same content as another series")
+            continue
+        record.series.append(SeriesRecord(values, item.volume.slice_count))
+        result.nonfinite += item.volume.nonfinite_count
     result.cases.extend(by_case.values())

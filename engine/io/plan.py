@@ -70,7 +70,8 @@ class CasePlan:
 @dataclass
 class ImportPlan:
     cases: dict[str, CasePlan] = field(default_factory=dict)
-    dicom_groups: list[list[Path]] = field(default_factory=list)
+    # Input paths (files or folders) with DICOM files, and how many files each has.
+    dicom_inputs: dict[Path, int] = field(default_factory=dict)
     data_root: Path | None = None
     kinds: set[str] = field(default_factory=set)  # nifti, brats, mm-neuroonco, images, dicom
     skipped: list[str] = field(default_factory=list)  # "path: reason"

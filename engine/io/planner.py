@@ -58,7 +58,7 @@ def build_plan(paths: Sequence[Path], data_root: Path | None = None,
                 plan.skip(file.path, f"not an image ({file_type})")
     _attach_explicit_masks(plan, [existing_path(path) for path in mask_paths])
 
-    if not plan.cases and not plan.dicom_groups:
+    if not plan.cases and not plan.dicom_inputs:
         reasons = "; ".join(plan.skipped[:3]) or "the folders are empty"
         raise InvalidInputError(
             f"nothing to import in {', '.join(repr(str(path)) for path in inputs)} ({reasons}); "
@@ -204,11 +204,9 @@ def _plan_image_2d(plan: ImportPlan, path: Path, file_type: str, root: Path,
 
 
 def _plan_dicom(plan: ImportPlan, files: list[InputFile]) -> None:
-    groups: dict[Path, list[Path]] = defaultdict(list)
     for file in files:
-        groups[file.input_path].append(file.path)
-    plan.dicom_groups.extend(groups.values())
-    if groups:
+        plan.dicom_inputs[file.input_path] = plan.dicom_inputs.get(file.input_path, 0) + 1
+    if files:
         plan.kinds.add("dicom")
 
 
