@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from nibabel.testing import data_path
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from db.models import Case, Dataset, Mask, Series, Slice
 from engine.errors import Cancelled, InvalidInputError
@@ -257,24 +258,41 @@ def test_other_data_root_rejected(db, tmp_path, mricron):
     )
 
 
-class CancelWhileWriting(Progress):
-    """Cancels like a user pressing Cancel after the first case has been written."""
-
-    def report(self) -> None:
-        if self.message == "writing to the database" and self.done >= 1:
-            raise Cancelled()
-
-
 def test_failure_while_writing_leaves_no_rows(db, tmp_path, mricron, monkeypatch):
     import_paths(db, [NIBABEL_DATA / "anatomical.nii"], dataset="layout")
     before = row_counts(db)
-    monkeypatch.setattr(store, "WRITE_CHUNK", 1)
     build_layout(tmp_path / "root", mricron)
-    with pytest.raises(Cancelled):
-        import_paths(db, [tmp_path / "root"], dataset="layout", progress=CancelWhileWriting())
+    # A database error in the last series insert, after earlier chunks were written.
+    monkeypatch.setattr(store, "WRITE_CHUNK", 1)
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER fail_on_healthy AFTER INSERT ON series "
+            "WHEN NEW.source_path LIKE '%healthy_09_t2%' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    with pytest.raises(IntegrityError, match="disk full"):
+        import_paths(db, [tmp_path / "root"], dataset="layout")
     assert row_counts(db) == before
     with db.session() as session:
         assert session.scalar(select(Dataset.data_root).where(Dataset.name == "layout")) is None
+
+
+def test_cancel_while_reading_leaves_no_rows(db, tmp_path, mricron):
+    build_layout(tmp_path / "root", mricron)
+    with pytest.raises(Cancelled):
+        import_paths(db, [tmp_path / "root"], progress=CancelAfterFiles(3))
+    assert row_counts(db) == dict.fromkeys(("dataset", "case", "series", "slice", "mask"), 0)
+
+
+class CancelAfterFiles(Progress):
+    """Cancels like a user pressing Cancel after a few files were read."""
+
+    def __init__(self, files: int) -> None:
+        super().__init__()
+        self.files = files
+
+    def report(self) -> None:
+        if self.message.startswith("reading") and self.done >= self.files:
+            raise Cancelled()
 
 
 def test_missing_path_rejected(db, tmp_path):

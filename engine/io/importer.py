@@ -102,11 +102,15 @@ def import_paths(db: Database, paths: Sequence[Path | str], dataset: str | None 
     name = dataset or default_dataset_name(paths, plan)
     root = str(plan.data_root) if plan.data_root else None
 
+    progress.start(len(loaded.cases), "writing to the database")
+    # No progress reports inside the transaction: a job's progress writes its job row,
+    # which on SQLite waits for the write lock that this transaction holds.
     with db.session(write=True) as session:
         dataset_row, dataset_added = dataset_for_import(session, name, plan.dataset_kind, root)
-        counts = write_cases(session, dataset_row, loaded.cases, progress)
+        counts = write_cases(session, dataset_row, loaded.cases)
         summary = ImportSummary(name, dataset_row.data_root, dataset_added, counts.added,
                                 counts.present, plan.skipped, loaded.duplicates, loaded.nonfinite)
+    progress.advance(len(loaded.cases))
     log.info("import into dataset '%s': added %s; already present %s", name,
              _counts(summary.added), _counts(summary.present))
     return summary

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from db.models import Case, Dataset, Mask, Series, Slice, utcnow
 from engine.errors import InvalidInputError
-from engine.progress import NullProgress, Progress
 
 # Cases per bulk write; also the size of the IN (...) lists of the lookups.
 WRITE_CHUNK = 500
@@ -168,23 +167,19 @@ class WriteCounts:
 _TABLES = ("cases", "series", "slices", "masks")
 
 
-def write_cases(session: Session, dataset: Dataset, cases: Sequence[CaseRecord],
-                progress: Progress | None = None) -> WriteCounts:
+def write_cases(session: Session, dataset: Dataset, cases: Sequence[CaseRecord]) -> WriteCounts:
     """Write ``cases`` into ``dataset``, skipping cases, series and masks already present.
 
     A case is matched by pseudonym, a series by (case, content sha256, volume index), a
     mask by (case, content sha256). ``has_mask`` is set on the slices where a mask has
     foreground (a nonzero label), as for DICOM SEG masks.
     """
-    progress = progress or NullProgress()
     counts = WriteCounts()
-    progress.start(len(cases), "writing to the database")
     for start in range(0, len(cases), WRITE_CHUNK):
         chunk = cases[start:start + WRITE_CHUNK]
         case_ids = _write_case_rows(session, dataset.id, chunk, counts)
         series_ids = _write_series_rows(session, chunk, case_ids, counts)
         _write_mask_rows(session, chunk, case_ids, series_ids, counts)
-        progress.advance(len(chunk))
     return counts
 
 
