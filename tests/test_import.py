@@ -262,7 +262,7 @@ def test_failure_while_writing_leaves_no_rows(db, tmp_path, mricron, monkeypatch
     import_paths(db, [NIBABEL_DATA / "anatomical.nii"], dataset="layout")
     before = row_counts(db)
     build_layout(tmp_path / "root", mricron)
-    # A database error in the last series insert, after earlier chunks were written.
+    # A database error in a series insert that comes after earlier chunks were written.
     monkeypatch.setattr(store, "WRITE_CHUNK", 1)
     with db.engine.begin() as connection:
         connection.exec_driver_sql(
