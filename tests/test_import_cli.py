@@ -143,11 +143,16 @@ def _benchmark_json(tmp_path: Path) -> tuple[list[str], str]:
         f"'neuroonco bench import --closed {path}' (or --open), not 'neuroonco import'")
 
 
-def _dicom_file(tmp_path: Path) -> tuple[list[str], str]:
-    path = DICOM_FILES / "MR_small.dcm"
+def _dicom_without_pixels(tmp_path: Path) -> tuple[list[str], str]:
+    import pydicom
+
+    header = pydicom.dcmread(DICOM_FILES / "MR_small.dcm")
+    del header.PixelData
+    path = tmp_path / "no_pixels.dcm"
+    header.save_as(path)
     return [str(path)], (
-        f"DICOM import is not available in this build ('{path}' contains DICOM files); convert "
-        "the series to NIfTI, for example with dcm2niix, and import the .nii.gz files")
+        f"DICOM file {path} has no pixel data (no image, or the file is truncated); "
+        "only DICOM images and DICOM SEG files can be imported")
 
 
 def _text_named_dcm(tmp_path: Path) -> tuple[list[str], str]:
@@ -160,7 +165,7 @@ def _text_named_dcm(tmp_path: Path) -> tuple[list[str], str]:
 
 @pytest.mark.parametrize("make_input", [
     _truncated_gzip, _singular_affine, _mask_shape_mismatch, _undecodable_png, _missing_path,
-    _volume_out_of_range, _benchmark_json, _dicom_file, _text_named_dcm,
+    _volume_out_of_range, _benchmark_json, _dicom_without_pixels, _text_named_dcm,
 ], ids=lambda make: make.__name__.strip("_"))
 def test_bad_input_one_line_and_no_change(seeded_db, db_url, tmp_path, make_input):
     arguments, message = make_input(tmp_path)

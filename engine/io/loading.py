@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 from engine.io import detect, image2d, masks, nifti, yolo
+from engine.io.dicom_loading import load_dicom_input
 from engine.io.plan import CasePlan, ImageSource, ImportPlan, MaskSource
 from engine.io.store import CaseRecord, MaskRecord, SeriesRecord, series_values
 from engine.io.volume import Volume, axial_axis, sha256_bytes, sha256_file
@@ -24,7 +25,6 @@ from engine.progress import NullProgress, Progress
 log = logging.getLogger(__name__)
 
 _MASK_FILE_FORMATS = {masks.LABEL_MAP: "nifti", masks.YOLO: "yolo-txt"}
-DICOM_SOURCE = "dicom"  # Case.source of DICOM cases, as the DICOM writer sets it
 
 
 @dataclass
@@ -44,20 +44,6 @@ class LoadedMask:
     affine: np.ndarray | None  # label maps only
     slices: list[int] | None  # slice indexes with foreground; None for YOLO until drawn
     polygons: list[yolo.Polygon] | None = None
-
-
-def read_dicom(path: Path, progress: Progress) -> list:
-    """Read the DICOM image series in the file or folder ``path`` (recursively).
-
-    Replace this body with the DICOM reader: ``engine.io.dicom.read_dicom(path, progress)``
-    has this signature. The import uses each result's ``pseudonym`` (the case; never a
-    patient identifier), ``modality`` and ``volume`` (float32, RAS+ affine, content
-    sha256 of the series' files). Raises InvalidInputError naming the file.
-    """
-    raise InvalidInputError(
-        f"DICOM import is not available in this build ('{path}' contains DICOM files); "
-        "convert the series to NIfTI, for example with dcm2niix, and import the .nii.gz files"
-    )
 
 
 def load_image_source(image: ImageSource, volume_index: int) -> Volume:
@@ -146,7 +132,10 @@ def load_plan(plan: ImportPlan, volume_index: int = 0, progress: Progress | None
     for case in plan.cases.values():
         result.cases.append(_load_case(case, volume_index, mask_cache, result, progress))
     for path in plan.dicom_inputs:
-        _add_dicom(result, read_dicom(path, progress))
+        cases, nonfinite, duplicates = load_dicom_input(path, progress)
+        result.cases.extend(cases)
+        result.nonfinite += nonfinite
+        result.duplicates.extend(duplicates)
         progress.advance()
     if result.nonfinite:
         log.warning("%d voxels in total were NaN or infinite; they are stored as NaN",
@@ -218,18 +207,3 @@ def _mask_record(loaded: LoadedMask, mask: MaskSource,
         if index not in indexes:
             indexes.append(index)
     return MaskRecord(values, indexes, slices)
-
-
-def _add_dicom(result: LoadResult, series: list) -> None:
-    """Add the series of a DICOM reader to ``result``, one case per pseudonym."""
-    by_case: dict[str, CaseRecord] = {}
-    for item in series:
-        record = by_case.setdefault(item.pseudonym, CaseRecord(item.pseudonym, source=DICOM_SOURCE))
-        keys = {existing.key for existing in record.series}
-        values = series_values(item.volume, item.modality)
-        if (values["content_sha256"], values["volume_index"]) in keys:
-            result.duplicates.append(f"{item.volume.source_path}: same content as another series")
-            continue
-        record.series.append(SeriesRecord(values, item.volume.slice_count))
-        result.nonfinite += item.volume.nonfinite_count
-    result.cases.extend(by_case.values())
