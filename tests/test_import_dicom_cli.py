@@ -41,6 +41,11 @@ def test_dicom_study_imports_through_cli(tmp_path, mricron, db_url):
     masked = connection.execute("SELECT count(*) FROM slice WHERE has_mask").fetchone()[0]
     expected = int((atlas == INSULA_L).any(axis=(0, 1)).sum())
     assert masked == expected
+    # Semantics were computed from the SEG placed on the series' grid: one whole-tumour
+    # row per slice with the segment.
+    assert summary["semantics"]["masks_done"] == 1
+    rows = connection.execute("SELECT count(*) FROM semantics WHERE region = 'WT'").fetchone()[0]
+    assert rows == expected
 
     dump = "\n".join(connection.iterdump())
     connection.close()

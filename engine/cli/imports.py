@@ -26,6 +26,9 @@ def register(subparsers) -> None:  # noqa: ANN001
     parser.add_argument("--mask", action="append", default=[], metavar="FILE",
                         help="a mask (NIfTI label map, PNG/JPEG mask, YOLO .txt) that lies on "
                              "every image of this import; may be repeated")
+    parser.add_argument("--no-semantics", action="store_true",
+                        help="do not compute mask semantics and coarse descriptions after the "
+                             "import (compute them later with 'neuroonco datasets semantics')")
     parser.add_argument("--job", action="store_true",
                         help="queue an import job for 'neuroonco worker' and print its id")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -54,13 +57,23 @@ def _import(args: argparse.Namespace) -> int:
 
     from engine.io.importer import import_paths
 
+    from engine.semantics.store import compute_dataset, dataset_id_by_name
+
     with terminal_progress(args, "importing") as progress:
         summary = import_paths(db, args.paths, dataset=args.dataset, data_root=args.data_root,
                                volume_index=args.volume, masks=args.mask, progress=progress)
+    result = summary.to_dict()
+    lines = summary.lines()
+    if not args.no_semantics:
+        with terminal_progress(args, "computing mask semantics") as progress:
+            semantics = compute_dataset(db, dataset_id_by_name(db, summary.dataset), progress)
+        result["semantics"] = semantics.to_dict()
+        lines.append(f"semantics: {semantics.masks_done} masks computed, "
+                     f"{semantics.masks_skipped} already done")
     if args.json:
-        print_json(summary.to_dict())
+        print_json(result)
     else:
-        print("\n".join(summary.lines()))
+        print("\n".join(lines))
     return 0
 
 
@@ -73,6 +86,7 @@ def _submit_job(args: argparse.Namespace, db) -> int:  # noqa: ANN001
         "data_root": _absolute(args.data_root) if args.data_root else None,
         "volume": args.volume,
         "masks": [_absolute(path) for path in args.mask],
+        "semantics": not args.no_semantics,
     }
     job_id = submit(db, "import", params)
     if args.json:

@@ -10,7 +10,8 @@ from engine.jobs.registry import job_kind
 # running it again after a failure or a cancel imports exactly what is missing.
 @job_kind("import", resumable=True,
           description="Import NIfTI, DICOM, PNG/JPEG images and masks ('paths', 'dataset', "
-                      "'data_root', 'volume', 'masks')")
+                      "'data_root', 'volume', 'masks'), then compute mask semantics unless "
+                      "'semantics' is false")
 def run_import(db, params, progress):
     """Run an import from job parameters; return the import summary as the job result."""
     summary = import_paths(
@@ -24,4 +25,10 @@ def run_import(db, params, progress):
     )
     for line in summary.lines():
         progress.log(line)
-    return summary.to_dict()
+    result = summary.to_dict()
+    if params.get("semantics", True):
+        from engine.semantics.store import compute_dataset, dataset_id_by_name
+
+        semantics = compute_dataset(db, dataset_id_by_name(db, summary.dataset), progress)
+        result["semantics"] = semantics.to_dict()
+    return result
