@@ -46,6 +46,7 @@ def test_summary_printed(db, db_url, mricron):
     assert result.stdout.splitlines() == [
         "created dataset 'ch2'",
         "added: 1 case, 1 series, 181 slices, 1 mask",
+        "semantics: 1 masks computed, 0 already done",
     ]
     again = run_cli(db_url, "import", str(mricron / "ch2.nii.gz"), "--mask",
                     str(mricron / "aal.nii.gz"), "--json")
