@@ -79,7 +79,9 @@ def test_import_job_runs_in_worker(db, db_url, tmp_path, mricron):
     assert job.state == "succeeded", job.log
     assert job.result["added"] == {"cases": 1, "series": 4, "slices": 724, "masks": 1}
     assert "added: 1 case, 4 series, 724 slices, 1 mask" in job.log
-    assert job.progress_done == job.progress_total == 1  # the write phase: one case
+    # The last phase is the semantics: one mask, then the coarse descriptions.
+    assert job.progress_done == job.progress_total == 2
+    assert job.result["semantics"]["masks_done"] == 1
 
 
 def _truncated_gzip(tmp_path: Path) -> tuple[list[str], str]:
