@@ -20,11 +20,12 @@ from db.session import Database
 from engine import __version__
 from engine.bench import model_backends
 from engine.bench.answer_rows import GENERATE, LETTER_PROB, MODES
+from engine.bench.answerer import Answerer
 from engine.bench.baseline_answerer import BaselineAnswerer, is_baseline
 from engine.bench.catalog import get_benchmark
 from engine.bench.open_metrics import CONFIG as OPEN_SCORES_CONFIG
 from engine.bench.parser import PARSER_VERSION
-from engine.bench.plan import CLOSED, OPEN, load_plan
+from engine.bench.plan import CLOSED, OPEN, Plan, load_plan
 from engine.bench.settings import REJECTION_AWARE, SETTINGS
 from engine.errors import InvalidInputError, NotFoundError, WorkbenchError
 
@@ -55,8 +56,12 @@ class RunSpec:
     judge: str | None = None
 
 
-def create_run(db: Database, spec: RunSpec) -> int:
+def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) -> int:
     """Check ``spec``, write the run row with its configuration and return the run id.
+
+    ``answerer`` answers for the registered model ``spec.model`` in place of the model
+    backend, and its ``describe()`` is stored as the run's answerer; pass the same answerer
+    to every ``run_session`` call of the run.
 
     Raises InvalidInputError for an invalid combination: a baseline in letter-prob mode, an
     adapter or template with a baseline, a judge without open questions, a taken name.
@@ -74,11 +79,17 @@ def create_run(db: Database, spec: RunSpec) -> int:
 
     if spec.judge is not None:
         _check_judge(db, spec.judge, include_open)
-    answerer = _answerer(db, spec, benchmark_id, plan)
-    try:
+    if answerer is not None:
+        if is_baseline(spec.model):
+            raise InvalidInputError(f"'{spec.model}' is a baseline, which answers by itself; "
+                                    "pass no answerer")
         described = answerer.describe()
-    finally:
-        answerer.close()
+    else:
+        own = _answerer(db, spec, benchmark_id, plan)
+        try:
+            described = own.describe()
+        finally:
+            own.close()
 
     config = {
         "benchmark": spec.benchmark,
@@ -113,7 +124,7 @@ def create_run(db: Database, spec: RunSpec) -> int:
         return run.id
 
 
-def build_answerer(db: Database, run: Run):  # noqa: ANN201 - an Answerer
+def build_answerer(db: Database, run: Run) -> Answerer:
     """Return the answerer of an existing run (a baseline, or the registered model)."""
     config = run.config
     if is_baseline(run.model_name):
@@ -299,7 +310,7 @@ def _check_judge(db: Database, judge: str, include_open: bool) -> None:
     model_backends.model_judge(db, judge).close()
 
 
-def _answerer(db: Database, spec: RunSpec, benchmark_id: int, plan):  # noqa: ANN001, ANN202
+def _answerer(db: Database, spec: RunSpec, benchmark_id: int, plan: Plan) -> Answerer:
     if is_baseline(spec.model):
         return BaselineAnswerer(db, spec.model, benchmark_id, plan, spec.seed)
     return model_backends.model_answerer(db, spec.model, spec.adapter, spec.mode, spec.template,
