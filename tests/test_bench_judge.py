@@ -10,7 +10,8 @@ from conftest import run_cli
 from db.models import Judgement, Model, Run
 from engine.bench.answerer import ModelAnswer
 from engine.bench.importer import import_benchmark
-from engine.bench.judge import JUDGE_TEMPLATE, judge_open_answers, parse_verdict, render_judge_prompt
+from engine.bench.judge import (JUDGE_TEMPLATE, judge_open_answers, parse_verdict,
+                                render_judge_prompt)
 from engine.bench.open_metrics import keyword_recall
 from engine.bench.run_metrics import run_metrics
 from engine.bench.runs import RunSpec, create_run

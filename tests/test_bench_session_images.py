@@ -150,3 +150,5 @@ def test_changed_answerer_rejected(db, image_benchmark):
     with pytest.raises(WorkbenchError, match="start a new run"):
         run_session(db, run_id, answerer=BrightnessAnswerer(name="brightness-v2"))
     assert stored_answers(db, run_id) == {}
+    with db.session() as session:
+        assert session.get(Run, run_id).status == "created"

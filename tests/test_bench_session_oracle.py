@@ -24,7 +24,8 @@ from engine.semantics.rules import (LOCATION_LABELS, SHAPE_LABELS, SIZE_LABELS, 
 from engine.semantics.volume import display_slice_foreground, slice_semantics
 from session_helpers import new_run, question_keys, stored_answers
 
-DEMO_SEG = Path(__file__).resolve().parents[1] / "resources" / "demo" / "synthetic_lesion_seg.nii.gz"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
+DEMO_SEG = DEMO_DIR / "synthetic_lesion_seg.nii.gz"
 NOTA = "None of the above"
 # Axial slices of the demo label map: a large lesion (TC smaller than WT), the lesion's
 # scattered lower edge, its upper-centre edge, and a slice without lesion.

@@ -69,7 +69,8 @@ def test_import_published_predictions(db, shared_data, released, preds_file):
     assert metrics["run"]["model"] == "qwen3vl-8b"
     assert metrics["closed"]["outcomes"]["missing"] == location
     assert metrics["closed"]["by_type"]["shape"]["correct"] == 0
-    assert metrics["closed"]["outcomes"]["unparsed"] == metrics["closed"]["by_type"]["shape"]["total"]
+    shape_total = metrics["closed"]["by_type"]["shape"]["total"]
+    assert metrics["closed"]["outcomes"]["unparsed"] == shape_total
     assert metrics["closed"]["by_type"]["diagnosis"]["accuracy"] == 1.0
     assert metrics["config"]["answerer"]["prediction_format"] == "pred"
 

@@ -13,7 +13,7 @@ from conftest import run_cli, start_cli
 from db.models import Run
 from engine.bench.baselines import RANDOM
 from engine.bench.run_metrics import run_metrics
-from engine.bench.runs import attach_job
+from engine.bench.run_catalog import attach_job
 from engine.bench.session import run_session
 from engine.jobs import queue
 from session_helpers import answer_count, comparable, import_real, new_run, stored_answers

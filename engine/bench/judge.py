@@ -25,7 +25,8 @@ from db.session import Database
 from engine.errors import InvalidInputError
 from engine.progress import NullProgress, Progress
 
-JUDGE_TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "prompts" / "judge-open.v1.toml"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "prompts"
+JUDGE_TEMPLATE = PROMPTS_DIR / "judge-open.v1.toml"
 MAX_SCORE = 10
 
 _SCORE = re.compile(r"\bscore\b\s*[:=]\s*\**\s*(\d{1,2})(?:\s*/\s*10)?\b", re.IGNORECASE)

@@ -20,7 +20,7 @@ from engine.bench.metrics import (ANSWERED, MISSING, SKIPPED, UNPARSED, closed_r
                                   compute_closed_metrics)
 from engine.bench.open_metrics import OpenRecord, compute_open_metrics
 from engine.bench.plan import CLOSED, OPEN, load_plan
-from engine.bench.runs import get_run
+from engine.bench.run_catalog import get_run
 from engine.bench.score import contract_summary
 from engine.errors import NotFoundError
 from engine.review import agreement_by_run

@@ -1,4 +1,4 @@
-"""Benchmark runs: creating one with its full configuration, finding, listing and deleting.
+"""Creating benchmark runs with their full configuration.
 
 A run is one session: benchmark x model (and adapter) x setting x scoring mode x prompt
 template x seed. Its row keeps the whole configuration in ``run.config``, so a run stays
@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import (Adapter, Answer, Benchmark, BenchmarkItem, Job, Judgement, Model, Question,
-                       Run, utcnow)
+from db.models import Adapter, BenchmarkItem, Model, Question, Run
 from db.session import Database
 from engine import __version__
 from engine.bench import model_backends
@@ -27,7 +26,7 @@ from engine.bench.open_metrics import CONFIG as OPEN_SCORES_CONFIG
 from engine.bench.parser import PARSER_VERSION
 from engine.bench.plan import CLOSED, OPEN, Plan, load_plan
 from engine.bench.settings import REJECTION_AWARE, SETTINGS
-from engine.errors import InvalidInputError, NotFoundError, WorkbenchError
+from engine.errors import InvalidInputError, NotFoundError
 
 MAX_NAME_LENGTH = 200
 
@@ -91,7 +90,23 @@ def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) ->
         finally:
             own.close()
 
-    config = {
+    config = _config(spec, sources, model_record, described, include_open, plan)
+    with db.session(write=True) as session:
+        name = _run_name(session, spec)
+        run = Run(name=name, benchmark_id=benchmark_id, model_id=model_id, adapter_id=adapter_id,
+                  model_name=spec.model, adapter_name=spec.adapter, setting=spec.setting,
+                  mode=spec.mode, template_id=config["template_id"],
+                  template_version=config["template_version"], seed=spec.seed, config=config,
+                  status=CREATED)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _config(spec: RunSpec, sources: list, model_record: dict | None, described: dict,
+            include_open: bool, plan: Plan) -> dict[str, Any]:
+    """Return the run's complete configuration, as stored in ``run.config``."""
+    return {
         "benchmark": spec.benchmark,
         "benchmark_sources": sources,
         "model": spec.model,
@@ -112,16 +127,6 @@ def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) ->
         "neuroonco_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    with db.session(write=True) as session:
-        name = _run_name(session, spec)
-        run = Run(name=name, benchmark_id=benchmark_id, model_id=model_id, adapter_id=adapter_id,
-                  model_name=spec.model, adapter_name=spec.adapter, setting=spec.setting,
-                  mode=spec.mode, template_id=config["template_id"],
-                  template_version=config["template_version"], seed=spec.seed, config=config,
-                  status=CREATED)
-        session.add(run)
-        session.flush()
-        return run.id
 
 
 def build_answerer(db: Database, run: Run) -> Answerer:
@@ -136,103 +141,10 @@ def build_answerer(db: Database, run: Run) -> Answerer:
                                          config.get("template_id"), run.seed)
 
 
-def get_run(session: Session, name: str) -> Run:
-    """Return the run called ``name``; raise NotFoundError when there is none."""
-    run = session.scalar(select(Run).where(Run.name == name))
-    if run is None:
-        raise NotFoundError(f"run '{name}' not found; list runs with 'neuroonco bench runs'")
-    return run
-
-
-def list_runs(db: Database, benchmark: str | None = None) -> list[dict[str, Any]]:
-    """Return one summary per run, oldest first: configuration, status and stored answers.
-
-    ``accuracy`` counts every planned closed question, so unanswered ones count as wrong.
-    """
-    with db.session() as session:
-        query = (select(Run, Benchmark.name).join(Benchmark, Run.benchmark_id == Benchmark.id)
-                 .order_by(Run.id))
-        if benchmark is not None:
-            query = query.where(Run.benchmark_id == get_benchmark(session, benchmark).id)
-        counts = {run_id: (answers, correct, skipped) for run_id, answers, correct, skipped in
-                  session.execute(
-                      select(Answer.run_id, func.count(),
-                             func.count().filter(Answer.is_correct.is_(True)),
-                             func.count().filter(Answer.skipped.is_not(None)))
-                      .group_by(Answer.run_id))}
-        runs = []
-        for run, benchmark_name in session.execute(query):
-            planned = run.config.get("questions", {})
-            total = planned.get(CLOSED, 0) + planned.get(OPEN, 0)
-            answers, correct, skipped = counts.get(run.id, (0, 0, 0))
-            runs.append({
-                "name": run.name, "benchmark": benchmark_name, "model": run.model_name,
-                "adapter": run.adapter_name, "setting": run.setting, "mode": run.mode,
-                "seed": run.seed, "template": run.template_id, "external": run.external,
-                "status": run.status, "questions": total, "answers": answers,
-                "skipped": skipped, "correct": correct,
-                "accuracy": correct / planned[CLOSED] if planned.get(CLOSED) else None,
-                "job_id": run.job_id, "created_at": run.created_at,
-                "finished_at": run.finished_at,
-            })
-        return runs
-
-
-def active_job(db: Database, run: Run) -> Job | None:
-    """Return the run's job while it is queued or running in a live worker, else None."""
-    if run.job_id is None:
-        return None
-    from engine.jobs.queue import recover_dead_jobs
-
-    recover_dead_jobs(db)
-    with db.session() as session:
-        job = session.get(Job, run.job_id)
-        if job is None or job.state not in ("queued", "running"):
-            return None
-        session.expunge(job)
-        return job
-
-
-def require_no_active_job(db: Database, run: Run, action: str) -> None:
-    """Raise WorkbenchError when a job still works on ``run``."""
-    job = active_job(db, run)
-    if job is not None:
-        raise WorkbenchError(f"run '{run.name}' is {job.state} in job {job.id}; wait for it or "
-                             f"cancel it with 'neuroonco jobs cancel {job.id}' before you "
-                             f"{action}")
-
-
-def delete_run(db: Database, name: str) -> dict[str, int]:
-    """Delete run ``name`` with its answers and judgements; return how many were deleted.
-
-    Raises WorkbenchError while a job still works on the run.
-    """
-    with db.session() as session:
-        run = get_run(session, name)
-    require_no_active_job(db, run, "delete it")
-    with db.session(write=True) as session:
-        run = get_run(session, name)
-        answers = session.scalar(select(func.count()).select_from(Answer)
-                                 .where(Answer.run_id == run.id))
-        judgements = session.scalar(
-            select(func.count()).select_from(Judgement)
-            .join(Answer, Judgement.answer_id == Answer.id).where(Answer.run_id == run.id))
-        session.delete(run)
-    return {"answers": answers, "judgements": judgements}
-
-
-def set_status(db: Database, run_id: int, status: str, job_id: int | None = None) -> None:
-    with db.session(write=True) as session:
-        run = session.get(Run, run_id)
-        run.status = status
-        if job_id is not None:
-            run.job_id = job_id
-        run.finished_at = utcnow() if status == FINISHED else None
-
-
 def unique_run_name(session: Session, base: str) -> str:
     """Return ``base``, or ``base#2``, ``base#3``... whichever no run uses yet."""
-    taken = set(session.scalars(select(Run.name).where(Run.name.startswith(base, autoescape=True))))
+    taken = set(session.scalars(
+        select(Run.name).where(Run.name.startswith(base, autoescape=True))))
     name, number = base, 1
     while name in taken:
         number += 1
@@ -245,9 +157,11 @@ def unique_run_name(session: Session, base: str) -> str:
 
 def _check_spec(spec: RunSpec) -> None:
     if spec.setting not in SETTINGS:
-        raise InvalidInputError(f"unknown setting {spec.setting!r}; use one of {', '.join(SETTINGS)}")
+        raise InvalidInputError(f"unknown setting {spec.setting!r}; use one of "
+                                f"{', '.join(SETTINGS)}")
     if spec.mode not in MODES:
-        raise InvalidInputError(f"unknown scoring mode {spec.mode!r}; use one of {', '.join(MODES)}")
+        raise InvalidInputError(f"unknown scoring mode {spec.mode!r}; use one of "
+                                f"{', '.join(MODES)}")
     if spec.limit is not None and spec.limit < 1:
         raise InvalidInputError(f"--limit {spec.limit} asks for no questions; use 1 or more")
     if spec.name is not None and not 0 < len(spec.name.strip()) <= MAX_NAME_LENGTH:
@@ -330,8 +244,3 @@ def _run_name(session: Session, spec: RunSpec) -> str:
         base += f"/limit{spec.limit}"
     return unique_run_name(session, base)
 
-
-def attach_job(db: Database, run_id: int, job_id: int) -> None:
-    """Record that job ``job_id`` answers run ``run_id``."""
-    with db.session(write=True) as session:
-        session.get(Run, run_id).job_id = job_id

@@ -29,8 +29,9 @@ from engine.bench.answer_rows import (SKIPPED_IMAGE_MISSING, SKIPPED_IMAGE_NOT_F
                                       OpenScorer, answer_values, skipped_values)
 from engine.bench.answerer import Answerer, ImageInput
 from engine.bench.judge import judge_open_answers
-from engine.bench.plan import ImageGroup, load_plan
-from engine.bench.runs import CANCELLED, FAILED, FINISHED, RUNNING, build_answerer, set_status
+from engine.bench.plan import ImageGroup, Plan, load_plan
+from engine.bench.run_catalog import set_status
+from engine.bench.runs import CANCELLED, FAILED, FINISHED, RUNNING, build_answerer
 from engine.errors import Cancelled, InvalidInputError, WorkbenchError
 from engine.io.benchmark_paths import OutsideRootError, resolve_in_root
 from engine.progress import NullProgress, Progress
@@ -65,28 +66,38 @@ def run_session(db: Database, run_id: int, progress: Progress | None = None,
     own_answerer = answerer is None
     answerer = build_answerer(db, run) if own_answerer else answerer
     try:
+        # Checked before the status changes, so a rejected resume leaves the run as it was.
         _check_answerer(run, answerer)
-        set_status(db, run_id, RUNNING, job_id)
+        counts = _run_checked(db, run, plan, stored, answerer, data_root, progress, job_id)
+    finally:
+        if own_answerer:
+            answerer.close()
+    log.info("run %s finished: %s", run.name, counts)
+    return {"run": run.name, "questions": len(plan.questions), **counts}
+
+
+def _run_checked(db: Database, run: Run, plan: Plan, stored: set[int], answerer: Answerer,
+                 data_root: str | None, progress: Progress,
+                 job_id: int | None) -> dict[str, int]:
+    """Answer and judge, keeping the run's status up to date."""
+    set_status(db, run.id, RUNNING, job_id)
+    try:
         counts = _answer_all(db, run, plan.groups, stored, answerer, data_root, progress)
         if run.config.get("judge"):
             judge = model_backends.model_judge(db, run.config["judge"])
             try:
-                counts["judged"] = judge_open_answers(db, run_id, judge, run.config["judge"],
+                counts["judged"] = judge_open_answers(db, run.id, judge, run.config["judge"],
                                                       progress)
             finally:
                 judge.close()
     except (Cancelled, KeyboardInterrupt):
-        set_status(db, run_id, CANCELLED)
+        set_status(db, run.id, CANCELLED)
         raise
     except BaseException:
-        set_status(db, run_id, FAILED)
+        set_status(db, run.id, FAILED)
         raise
-    finally:
-        if own_answerer:
-            answerer.close()
-    set_status(db, run_id, FINISHED)
-    log.info("run %s finished: %s", run.name, counts)
-    return {"run": run.name, "questions": len(plan.questions), **counts}
+    set_status(db, run.id, FINISHED)
+    return counts
 
 
 def _check_answerer(run: Run, answerer: Answerer) -> None:
@@ -148,7 +159,13 @@ def _image(group: ImageGroup, data_root: str | None) -> tuple[ImageInput, str | 
 
 
 def _store(db: Database, run_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert the rows whose question has no answer yet, in one transaction; return them."""
+    """Insert the rows whose question has no answer yet, in one transaction; return them.
+
+    NOTE: on SQLite the write transaction holds the write lock from its start, so two
+    sessions of one run never store an answer twice. On PostgreSQL the unique (run,
+    question) key still rejects a second answer, but the later session then fails with an
+    integrity error; jobs prevent such parallel sessions, in-process sessions do not.
+    """
     ids = [row["question_id"] for row in rows]
     with db.session(write=True) as session:
         existing = set(session.scalars(select(Answer.question_id).where(

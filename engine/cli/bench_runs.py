@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from db.models import Run
-from engine.bench import runs
+from engine.bench import run_catalog, runs
 from engine.bench.answer_rows import GENERATE, MODES
 from engine.bench.external import import_predictions
 from engine.bench.run_metrics import run_metrics
@@ -40,7 +40,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
                      help="answer only the first N questions (by item id, closed before open)")
     run.add_argument("--template", metavar="ID", help="prompt template of closed questions "
                                                       "(models only; default: the model's)")
-    run.add_argument("--seed", type=int, default=0,
+    run.add_argument("--seed", type=int, default=0, metavar="N",
                      help="seed of sampling and of baseline:random (default 0)")
     run.add_argument("--name", metavar="RUN", help="run name (default: built from the "
                                                    "configuration)")
@@ -72,7 +72,8 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
                     "output} lines as a run scored in the rejection-aware setting.")
     preds.add_argument("--benchmark", required=True, metavar="NAME", help="imported benchmark")
     preds.add_argument("--predictions", required=True, type=Path, metavar="FILE")
-    preds.add_argument("--name", metavar="RUN", help="run name (default: external:<model>@<benchmark>)")
+    preds.add_argument("--name", metavar="RUN",
+                       help="run name (default: external:<model>@<benchmark>)")
     preds.add_argument("--model", metavar="NAME",
                        help="model name (default: the file's preds_<model> tag)")
     preds.add_argument("--format", choices=FORMATS, default="auto",
@@ -96,12 +97,12 @@ def _run(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     db = database(args)
     with db.session() as session:
-        run = runs.get_run(session, args.run)
+        run = run_catalog.get_run(session, args.run)
         session.expunge(run)
     if run.external:
         raise WorkbenchError(f"run '{run.name}' was imported from a prediction file; there is "
                              "nothing to resume")
-    runs.require_no_active_job(db, run, "resume it")
+    run_catalog.require_no_active_job(db, run, "resume it")
     if not args.job:
         return _answer(args, db, run.id)
 
@@ -121,7 +122,7 @@ def _submit(args: argparse.Namespace, db, run_id: int) -> int:  # noqa: ANN001 -
     with db.session() as session:
         name = session.get(Run, run_id).name
     job_id = queue.submit(db, JOB_KIND, {"run_id": run_id, "run": name})
-    runs.attach_job(db, run_id, job_id)
+    run_catalog.attach_job(db, run_id, job_id)
     _print_job(args, name, job_id)
     return 0
 
@@ -155,7 +156,7 @@ def _answer(args: argparse.Namespace, db, run_id: int) -> int:  # noqa: ANN001 -
 
 
 def _runs(args: argparse.Namespace) -> int:
-    rows = runs.list_runs(database(args), args.benchmark)
+    rows = run_catalog.list_runs(database(args), args.benchmark)
     if args.json:
         print_json(rows)
         return 0
@@ -163,16 +164,17 @@ def _runs(args: argparse.Namespace) -> int:
         print("no runs; start one with 'neuroonco bench run --benchmark NAME --model "
               "baseline:random'")
         return 0
-    print(f"{'run':<56} {'status':<10} {'answers':>13} {'accuracy':>9}")
+    width = max(len("run"), *(len(row["name"]) for row in rows))
+    print(f"{'run':<{width}} {'status':<10} {'answers':>13} {'accuracy':>9}")
     for row in rows:
         accuracy = "-" if row["accuracy"] is None else f"{100 * row['accuracy']:.1f}%"
         answers = f"{row['answers']}/{row['questions']}"
-        print(f"{row['name']:<56} {row['status']:<10} {answers:>13} {accuracy:>9}")
+        print(f"{row['name']:<{width}} {row['status']:<10} {answers:>13} {accuracy:>9}")
     return 0
 
 
 def _delete_run(args: argparse.Namespace) -> int:
-    counts = runs.delete_run(database(args), args.run)
+    counts = run_catalog.delete_run(database(args), args.run)
     print(f"deleted run '{args.run}': {counts['answers']} answers, {counts['judgements']} "
           "judgements")
     return 0
