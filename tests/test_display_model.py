@@ -10,7 +10,7 @@ from engine.display.geometry import plane_axis
 from engine.display.labels import LabelMap, label_color
 from engine.display.levels import WindowLevel, dragged, guard, presets
 from engine.display.readout import read_out
-from engine.display.slice_cache import Prefetcher, SliceCache
+from engine.display.slice_cache import PrefetchQueue, SliceCache
 from engine.display.sources import ImageSliceSource, LabelSliceSource, label_boundaries
 from engine.errors import InvalidInputError
 from engine.io.volume import NEUROLOGICAL, Volume
@@ -20,7 +20,7 @@ STATS = {"min": 0.0, "max": 255.0, "p1": 0.0, "p99": 200.0}
 
 
 def source(volume, **kwargs):
-    return ImageSliceSource(volume, cache=SliceCache(), prefetcher=Prefetcher(), stats=STATS, **kwargs)
+    return ImageSliceSource(volume, cache=SliceCache(), prefetch_queue=PrefetchQueue(), stats=STATS, **kwargs)
 
 
 def test_axial_letters_ras_and_las(mricron):

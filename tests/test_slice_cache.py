@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
-from engine.display.slice_cache import Prefetcher, SliceCache
+from engine.display.slice_cache import PrefetchQueue, SliceCache
 from engine.display.sources import ImageSliceSource
 from viewer_data import ANATOMICAL, load_volume
 
@@ -63,15 +61,15 @@ def test_cache_bounded_with_many_series():
     volume = load_volume(ANATOMICAL)
     slice_bytes = 41 * 33 * 4
     cache = SliceCache(budget_bytes=40 * slice_bytes)
-    prefetcher = Prefetcher()
-    sources = [ImageSliceSource(volume, cache=cache, prefetcher=prefetcher, stats={"min": 0, "max": 1, "p1": 0, "p99": 1})
-               for _ in range(12)]
+    queue = PrefetchQueue()
+    stats = {"min": 0, "max": 1, "p1": 0, "p99": 1}
+    sources = [ImageSliceSource(volume, cache=cache, prefetch_queue=queue, stats=stats) for _ in range(12)]
     for source in sources:
         for index in range(source.slice_count):
             source.slice(index)
             source.prefetch(index, radius=2)
+            queue.run_all()
             assert cache.nbytes <= cache.budget_bytes
-    assert prefetcher.wait_idle(10)
     assert cache.nbytes <= cache.budget_bytes
     assert len(cache) == 40
 
@@ -79,11 +77,12 @@ def test_cache_bounded_with_many_series():
 def test_prefetch_loads_neighbours():
     volume = load_volume(ANATOMICAL)
     cache = SliceCache(budget_bytes=10 * 1024 * 1024)
-    prefetcher = Prefetcher()
-    source = ImageSliceSource(volume, cache=cache, prefetcher=prefetcher)
+    queue = PrefetchQueue()
+    source = ImageSliceSource(volume, cache=cache, prefetch_queue=queue)
     source.slice(10)
     source.prefetch(10, radius=3)
-    assert prefetcher.wait_idle(10)
+    assert len(queue) == 6
+    assert queue.run_all() == 6
     misses = cache.misses
     for index in range(7, 14):
         source.slice(index)
@@ -91,49 +90,64 @@ def test_prefetch_loads_neighbours():
     assert len(cache) == 7
 
 
+def test_prefetch_runs_nearest_first():
+    volume = load_volume(ANATOMICAL)
+    cache = SliceCache(budget_bytes=10 * 1024 * 1024)
+    queue = PrefetchQueue()
+    source = ImageSliceSource(volume, cache=cache, prefetch_queue=queue)
+    source.prefetch(10, radius=3)
+    queue.run_next()
+    queue.run_next()
+    keys = [key for key in cache._entries]
+    assert [key[-1] for key in keys] == [9, 11]
+
+
 def test_prefetch_clips_at_volume_ends():
     volume = load_volume(ANATOMICAL)
     cache = SliceCache(budget_bytes=10 * 1024 * 1024)
-    prefetcher = Prefetcher()
-    source = ImageSliceSource(volume, cache=cache, prefetcher=prefetcher)
+    queue = PrefetchQueue()
+    source = ImageSliceSource(volume, cache=cache, prefetch_queue=queue)
     source.prefetch(0, radius=4)
-    assert prefetcher.wait_idle(10)
+    queue.run_all()
     assert len(cache) == 4  # slices 1..4; slice 0 itself is read by the view
 
 
 def test_prefetch_cancel_drops_pending_tasks():
-    prefetcher = Prefetcher()
-    release = threading.Event()
-    started = threading.Event()
+    queue = PrefetchQueue()
     ran = []
-
-    def blocking():
-        started.set()
-        release.wait(10)
-
-    prefetcher.submit("first", [blocking])
-    assert started.wait(10)
-    prefetcher.submit("second", [lambda: ran.append(1), lambda: ran.append(2)])
-    prefetcher.cancel("second")
-    release.set()
-    assert prefetcher.wait_idle(10)
+    queue.submit("series", [lambda: ran.append(1), lambda: ran.append(2)])
+    queue.cancel("series")
+    assert queue.run_all() == 0
     assert ran == []
 
 
 def test_prefetch_new_request_replaces_pending():
-    prefetcher = Prefetcher()
-    release = threading.Event()
-    started = threading.Event()
+    queue = PrefetchQueue()
+    ran = []
+    queue.submit("other", [lambda: ran.append("other")])
+    queue.submit("series", [lambda: ran.append("old")])
+    queue.submit("series", [lambda: ran.append("new")])
+    queue.run_all()
+    assert ran == ["new", "other"]  # the latest request runs first
+
+
+def test_prefetch_failure_is_logged_not_raised(caplog):
+    queue = PrefetchQueue()
     ran = []
 
-    def blocking():
-        started.set()
-        release.wait(10)
+    def failing():
+        raise OSError("file gone")
 
-    prefetcher.submit("other", [blocking])
-    assert started.wait(10)
-    prefetcher.submit("series", [lambda: ran.append("old")])
-    prefetcher.submit("series", [lambda: ran.append("new")])
-    release.set()
-    assert prefetcher.wait_idle(10)
-    assert ran == ["new"]
+    queue.submit("series", [failing, lambda: ran.append("next")])
+    assert queue.run_all() == 2
+    assert ran == ["next"]
+    assert "slice prefetch failed" in caplog.text
+
+
+def test_prefetch_submit_calls_hook():
+    queue = PrefetchQueue()
+    calls = []
+    queue.on_submit = lambda: calls.append(len(queue))
+    queue.submit("series", [lambda: None, lambda: None])
+    queue.submit("series", [])
+    assert calls == [2]

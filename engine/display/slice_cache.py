@@ -1,4 +1,4 @@
-"""A byte-bounded LRU cache of display slices, and a worker thread that fills it ahead of time.
+"""A byte-bounded LRU cache of display slices, and the queue of slices to load ahead of time.
 
 One cache is shared by every open series, so the memory it uses stays under one budget however
 many series are open. The arrays it stores are read-only, because every view shares them.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Callable, Hashable
 
@@ -96,66 +97,78 @@ class SliceCache:
             self._nbytes = 0
 
 
-class Prefetcher:
-    """One daemon thread that runs slice-loading requests, newest request per owner first.
+class PrefetchQueue:
+    """Slice-loading tasks that wait for idle time, the newest request's owner first.
 
     A new request from the same owner (a slice source) replaces its pending one, so
-    scrolling fast never builds a queue of slices the user has already left behind.
+    scrolling fast never builds a queue of slices the user has already left behind. The
+    queue has no thread of its own: the GUI drains it with :meth:`run_for` in idle time. A
+    Python worker thread would let the garbage collector run there, and a Qt object it
+    collects would then be destroyed off the GUI thread.
     """
 
     def __init__(self) -> None:
         self._pending: OrderedDict[Hashable, list[Callable[[], object]]] = OrderedDict()
-        self._condition = threading.Condition()
-        self._busy = False
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.on_submit: Callable[[], None] | None = None
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(tasks) for tasks in self._pending.values())
 
     def submit(self, owner: Hashable, tasks: list[Callable[[], object]]) -> None:
-        """Queue ``tasks`` for ``owner``, dropping any tasks of ``owner`` not yet started."""
-        with self._condition:
+        """Queue ``tasks`` for ``owner``, dropping any tasks of ``owner`` not yet run."""
+        with self._lock:
             self._pending.pop(owner, None)
             if tasks:
                 self._pending[owner] = list(tasks)
-            self._start_locked()
-            self._condition.notify_all()
+        if tasks and self.on_submit is not None:
+            self.on_submit()
 
     def cancel(self, owner: Hashable) -> None:
-        """Drop the tasks of ``owner`` that have not started."""
-        with self._condition:
+        """Drop the tasks of ``owner`` that have not run."""
+        with self._lock:
             self._pending.pop(owner, None)
 
-    def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Block until no task is pending or running; return False on timeout."""
-        with self._condition:
-            return self._condition.wait_for(lambda: not self._pending and not self._busy, timeout)
-
-    def _start_locked(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="slice-prefetch", daemon=True)
-            self._thread.start()
-
-    def _next_task(self) -> Callable[[], object]:
-        with self._condition:
-            self._busy = False
-            self._condition.notify_all()
-            self._condition.wait_for(lambda: bool(self._pending))
+    def run_next(self) -> bool:
+        """Run one task; return False when there was none."""
+        with self._lock:
+            if not self._pending:
+                return False
             owner, tasks = next(reversed(self._pending.items()))
             task = tasks.pop(0)
             if not tasks:
                 del self._pending[owner]
-            self._busy = True
-            return task
+        try:
+            task()
+        except Exception:  # a failed prefetch only costs a later cache miss
+            log.exception("slice prefetch failed")
+        return True
 
-    def _run(self) -> None:
-        while True:
-            task = self._next_task()
-            try:
-                task()
-            except Exception:  # a failed prefetch only costs a later cache miss
-                log.exception("slice prefetch failed")
+    def run_for(self, seconds: float) -> int:
+        """Run tasks until none is left or ``seconds`` have passed; return how many ran."""
+        deadline = time.perf_counter() + seconds
+        count = 0
+        while self.run_next():
+            count += 1
+            if time.perf_counter() >= deadline:
+                break
+        return count
+
+    def run_all(self) -> int:
+        """Run every pending task; return how many ran."""
+        count = 0
+        while self.run_next():
+            count += 1
+        return count
 
 
 _default_cache: SliceCache | None = None
-_default_prefetcher: Prefetcher | None = None
+_default_queue: PrefetchQueue | None = None
 
 
 def default_cache() -> SliceCache:
@@ -166,9 +179,9 @@ def default_cache() -> SliceCache:
     return _default_cache
 
 
-def default_prefetcher() -> Prefetcher:
-    """Return the process-wide prefetch thread, shared by sources that are not given one."""
-    global _default_prefetcher
-    if _default_prefetcher is None:
-        _default_prefetcher = Prefetcher()
-    return _default_prefetcher
+def default_prefetch_queue() -> PrefetchQueue:
+    """Return the process-wide prefetch queue, shared by sources that are not given one."""
+    global _default_queue
+    if _default_queue is None:
+        _default_queue = PrefetchQueue()
+    return _default_queue

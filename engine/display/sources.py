@@ -2,8 +2,8 @@
 
 A source turns a volume (or a 2D image) into display slices: C-contiguous, row-major arrays
 in the display frame of :func:`engine.io.volume.slice_frame`, read through a shared
-:class:`~engine.display.slice_cache.SliceCache`, with neighbouring slices prefetched on a
-worker thread. Views never touch the volume array or the database themselves.
+:class:`~engine.display.slice_cache.SliceCache`, with neighbouring slices queued for loading
+in idle time. Views never touch the volume array or the database themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from engine.display.geometry import DisplayGeometry, display_geometry, next_slice_step
 from engine.display.labels import LabelMap
 from engine.display.levels import WindowPreset, presets
-from engine.display.slice_cache import Prefetcher, SliceCache, default_cache, default_prefetcher
+from engine.display.slice_cache import PrefetchQueue, SliceCache, default_cache, default_prefetch_queue
 from engine.errors import InvalidInputError
 from engine.io.volume import RADIOLOGICAL, Volume, axial_axis, image_frame, slice_frame
 
@@ -31,7 +31,7 @@ class SliceSource:
 
     def __init__(self, data: np.ndarray, affine: np.ndarray, *, has_geometry: bool = True,
                  slice_axis: int | None = None, convention: str = RADIOLOGICAL,
-                 cache: SliceCache | None = None, prefetcher: Prefetcher | None = None) -> None:
+                 cache: SliceCache | None = None, prefetch_queue: PrefetchQueue | None = None) -> None:
         if data.ndim not in (2, 3):
             raise InvalidInputError(f"cannot show an array with {data.ndim} dimensions; choose one 3D volume first")
         self.uid = next(_source_ids)
@@ -39,7 +39,7 @@ class SliceSource:
         self.affine = np.asarray(affine, dtype=float)
         self.has_geometry = has_geometry
         self.cache = cache if cache is not None else default_cache()
-        self.prefetcher = prefetcher if prefetcher is not None else default_prefetcher()
+        self.prefetch_queue = prefetch_queue if prefetch_queue is not None else default_prefetch_queue()
         if data.ndim == 2:
             slice_axis = 0
         elif slice_axis is None:
@@ -122,14 +122,14 @@ class SliceSource:
         return self._cached("slice", index, self._compute_slice)
 
     def prefetch(self, index: int, radius: int = DEFAULT_PREFETCH_RADIUS) -> None:
-        """Load the slices within ``radius`` of ``index`` into the cache on the worker thread."""
+        """Queue the slices within ``radius`` of ``index`` for loading into the cache, nearest first."""
         order = sorted(range(index - radius, index + radius + 1), key=lambda i: abs(i - index))
         wanted = [i for i in order if 0 <= i < self.slice_count and i != index]
-        self.prefetcher.submit(self.uid, [self._prefetch_task(i) for i in wanted])
+        self.prefetch_queue.submit(self.uid, [self._prefetch_task(i) for i in wanted])
 
     def close(self) -> None:
         """Drop this source's cached slices and pending prefetches."""
-        self.prefetcher.cancel(self.uid)
+        self.prefetch_queue.cancel(self.uid)
         self.cache.discard(self.uid)
 
     def _prefetch_task(self, index: int):
@@ -222,7 +222,7 @@ class LabelSliceSource(SliceSource):
         masks are never resampled or transposed to fit.
         """
         kwargs.setdefault("cache", image.cache)
-        kwargs.setdefault("prefetcher", image.prefetcher)
+        kwargs.setdefault("prefetch_queue", image.prefetch_queue)
         source = cls(label_map, slice_axis=image.slice_axis, convention=image.convention, **kwargs)
         if not source.same_grid(image):
             raise InvalidInputError(
