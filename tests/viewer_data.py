@@ -7,6 +7,7 @@ a 2 mm LAS T1. Reoriented copies keep every voxel's world position, so only the 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import nibabel as nib
@@ -63,3 +64,15 @@ def flipped(volume: Volume, axis: int) -> Volume:
     return Volume(data=data, affine=affine, source_path=volume.source_path,
                   content_sha256=volume.content_sha256, file_format=volume.file_format,
                   modality=volume.modality)
+
+
+@lru_cache(maxsize=4)
+def shared_volume(path: Path) -> Volume:
+    """Load ``path`` once per test session; tests must not modify the result."""
+    return load_volume(path)
+
+
+@lru_cache(maxsize=2)
+def shared_aal(templates: Path) -> LabelMap:
+    """Load the AAL label map once per test session; tests must not modify the result."""
+    return load_aal(templates)
