@@ -12,11 +12,13 @@ from PySide6.QtCore import QPointF, Qt
 
 from engine.display.labels import LabelMap
 from engine.display.levels import WindowLevel
+from engine.display.slice_cache import PrefetchQueue, SliceCache
 from engine.display.sources import ImageSliceSource, LabelSliceSource
 from engine.errors import InvalidInputError
 from engine.io.volume import Volume
 from qt_events import delete_closed_widgets, leave, mouse_drag, mouse_move, show_widget, viewport_point, wheel  # noqa: F401
 from viewer_data import ANATOMICAL, aal_names, flipped, load_volume, reordered, shared_aal, shared_volume
+from widgets.shortcuts import SHORTCUTS, action_for_event, key_sequences
 from widgets.slice_view import SliceView
 
 pytestmark = pytest.mark.gui
@@ -325,3 +327,52 @@ def test_synthetic_mask_banner(qtbot, make_view, ch2, aal):
     view.set_labels(LabelSliceSource.for_image(synthetic, view.image_source))
     assert not view._annotations.banner.isHidden()
     assert view._annotations.banner.text() == "SYNTHETIC MASK"
+
+
+def test_idle_prefetch_fills_neighbours(qtbot, make_view, ch2):
+    cache = SliceCache(budget_bytes=32 * 1024 * 1024)
+    queue = PrefetchQueue()
+    view = make_view(ch2, CH2_STATS, index=90, cache=cache, prefetch_queue=queue)
+    press(qtbot, view, Qt.Key.Key_Up)
+    qtbot.waitUntil(lambda: not queue.has_pending, timeout=5000)
+    misses = cache.misses
+    for index in range(87, 96):
+        view.image_source.slice(index)
+    assert cache.misses == misses
+    assert cache.nbytes <= cache.budget_bytes
+
+
+def test_shortcut_table_is_consistent(qtbot, make_view, ch2):
+    view = make_view(ch2, CH2_STATS, index=90)
+    seen = {}
+    for entry in SHORTCUTS:
+        if entry.kind != "key":
+            continue
+        for sequence in key_sequences(entry.action):
+            text = sequence.toString()
+            assert text not in seen, f"{text} bound to {seen.get(text)} and {entry.action}"
+            seen[text] = entry.action
+        if not entry.action.startswith("linked."):
+            assert view.trigger(entry.action), entry.action
+    assert not view.trigger("linked.toggle")  # left to the linked views
+    assert len(seen) >= 20
+
+
+def test_unhandled_key_reaches_parent(qtbot, show_widget, ch2):
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    class Parent(QWidget):
+        def __init__(self):
+            super().__init__()
+            self.actions = []
+            self.view = SliceView(parent=self)
+            QVBoxLayout(self).addWidget(self.view)
+
+        def keyPressEvent(self, event):
+            self.actions.append(action_for_event(event))
+
+    parent = show_widget(Parent())
+    parent.view.set_image(ImageSliceSource(ch2, stats=CH2_STATS))
+    qtbot.keyClick(parent.view, Qt.Key.Key_L)
+    qtbot.keyClick(parent.view, Qt.Key.Key_Up)
+    assert parent.actions == ["linked.toggle"]
