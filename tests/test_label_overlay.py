@@ -12,7 +12,7 @@ from engine.display.labels import LabelMap
 from engine.display.sources import ImageSliceSource, LabelSliceSource, label_boundaries
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from viewer_data import ANATOMICAL, aal_names, load_volume, shared_aal, shared_volume
-from widgets.label_legend import AREA, NAME, PIXELS, LabelLegend
+from widgets.label_legend import AREA, NAME, PIXELS, REFRESH_MS, LabelLegend
 from widgets.overlay_controls import OverlayControls
 from widgets.overlay_settings import FILL, OUTLINE, OverlaySettings
 from widgets.slice_view import SliceView
@@ -137,15 +137,28 @@ def test_hidden_label_is_transparent(viewer, atlas_slice):
     model = viewer.legend.model
     row = [model.value_at(r) for r in range(model.rowCount())].index(37)
     index = model.index(row, NAME)
-    assert model.data(index, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    assert Qt.CheckState(model.data(index, Qt.ItemDataRole.CheckStateRole)) == Qt.CheckState.Checked
     assert model.setData(index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
     assert not viewer.settings.is_label_visible(37)
-    assert model.data(index, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
+    assert Qt.CheckState(model.data(index, Qt.ItemDataRole.CheckStateRole)) == Qt.CheckState.Unchecked
     rgba = viewer.view._overlay.rendered_rgba()
     assert (rgba[labels == 37, 3] == 0).all()
     assert (rgba[labels == 38, 3] == 255).all()
     viewer.settings.set_label_visible(37, True)
     assert (viewer.view._overlay.rendered_rgba()[labels == 37, 3] == 255).all()
+
+
+def test_legend_table_repaints_after_scroll(qtbot, viewer, atlas_slice):
+    model = viewer.legend.model
+    qtbot.wait(3 * REFRESH_MS)  # let the refresh of the first slice pass
+    changes = []
+    model.dataChanged.connect(lambda first, last: changes.append((first.row(), last.row())))
+    for _ in range(5):
+        press(qtbot, viewer.view, Qt.Key.Key_Up)
+    assert changes == []  # five slices in quick succession: one refresh, later
+    qtbot.waitUntil(lambda: len(changes) == 1, timeout=2000)
+    row = [model.value_at(r) for r in range(model.rowCount())].index(37)
+    assert model.index(row, PIXELS).data() == str(int(np.count_nonzero(atlas_slice(SLICE + 5) == 37)))
 
 
 def test_legend_areas_equal_counted_pixels(qtbot, viewer, atlas_slice, mricron):
@@ -193,11 +206,13 @@ def test_legend_swatches_match_overlay(viewer):
 def test_legend_filter_shows_slice_labels(qtbot, viewer, atlas_slice):
     viewer.legend.only_on_slice.setChecked(True)
     table_model = viewer.legend.table.model()
+    qtbot.waitUntil(lambda: table_model.rowCount() < viewer.legend.model.rowCount(), timeout=2000)
     on_slice = {int(v) for v in np.unique(atlas_slice(SLICE)) if v}
     shown = {int(table_model.index(row, 1).data()) for row in range(table_model.rowCount())}
     assert shown == on_slice
     press(qtbot, viewer.view, Qt.Key.Key_Home)
-    assert table_model.rowCount() == len({int(v) for v in np.unique(atlas_slice(0)) if v})
+    expected = len({int(v) for v in np.unique(atlas_slice(0)) if v})
+    qtbot.waitUntil(lambda: table_model.rowCount() == expected, timeout=2000)  # the table follows within REFRESH_MS
     viewer.legend.only_on_slice.setChecked(False)
     assert table_model.rowCount() == viewer.legend.model.rowCount()
 
@@ -208,8 +223,8 @@ def test_synthetic_tag_in_legend(viewer, mricron):
     synthetic = LabelMap.from_array(aal.indices, aal.affine, names=aal.names, is_synthetic=True, name="synthetic lesion")
     viewer.view.set_labels(LabelSliceSource.for_image(synthetic, viewer.view.image_source))
     assert viewer.legend.synthetic_tag_visible
-    assert not viewer.view._annotations.banner.isHidden()
+    assert viewer.view.banner_text == "SYNTHETIC MASK"
     viewer.view.set_labels(None)
     assert not viewer.legend.synthetic_tag_visible
     assert viewer.legend.model.rowCount() == 0
-    assert viewer.view._annotations.banner.isHidden()
+    assert viewer.view.banner_text == ""

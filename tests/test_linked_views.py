@@ -84,8 +84,7 @@ def test_cursor_shown_in_other_panes(linked):
     expected_voxel = t1.readout_at(row, col).voxel
     for view in (t1ce, linked.views[3]):
         assert view.crosshair_visible
-        assert view._crosshair[0].value() == pytest.approx(x)
-        assert view._crosshair[1].value() == pytest.approx(y)
+        assert view.crosshair_position == pytest.approx((x, y))
         assert f"(i, j, k) = ({expected_voxel[0]}, {expected_voxel[1]}, {expected_voxel[2]})" in view.readout_text
     i, j, k = expected_voxel
     assert f"(i, j, k) = ({i}, {j}, {180 - k})" in t2.readout_text

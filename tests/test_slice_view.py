@@ -322,11 +322,10 @@ def test_mask_on_other_grid_rejected(qtbot, make_view, aal):
 def test_synthetic_mask_banner(qtbot, make_view, ch2, aal):
     view = make_view(ch2, CH2_STATS, index=72)
     view.set_labels(LabelSliceSource.for_image(aal, view.image_source))
-    assert view._annotations.banner.isHidden()
+    assert view.banner_text == ""
     synthetic = LabelMap.from_array(aal.indices, aal.affine, is_synthetic=True, name="synthetic lesion")
     view.set_labels(LabelSliceSource.for_image(synthetic, view.image_source))
-    assert not view._annotations.banner.isHidden()
-    assert view._annotations.banner.text() == "SYNTHETIC MASK"
+    assert view.banner_text == "SYNTHETIC MASK"
 
 
 def test_idle_prefetch_fills_neighbours(qtbot, make_view, ch2):

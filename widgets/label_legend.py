@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
@@ -12,7 +12,22 @@ from widgets.overlay_settings import OverlaySettings
 
 NAME, VALUE, PIXELS, AREA = range(4)
 HEADERS = ("Label", "Value", "Pixels", "Area (mm²)")
+REFRESH_MS = 100  # maximum delay before the table shows new slice counts
 SYNTHETIC_TAG_STYLE = "QLabel { color: white; background: #b71c1c; font-weight: bold; padding: 1px 5px; }"
+
+
+# Roles as plain ints: views pass ints to data(), and comparing an int with a PySide6 enum
+# member costs several times more, which adds up to milliseconds per legend repaint.
+DISPLAY = Qt.ItemDataRole.DisplayRole.value
+DECORATION = Qt.ItemDataRole.DecorationRole.value
+CHECK_STATE = Qt.ItemDataRole.CheckStateRole.value
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
+USER = Qt.ItemDataRole.UserRole.value
+RIGHT_ALIGNED = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+CHECKED = Qt.CheckState.Checked.value
+UNCHECKED = Qt.CheckState.Unchecked.value
+NAME_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable
+OTHER_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 class LegendModel(QAbstractTableModel):
@@ -27,8 +42,14 @@ class LegendModel(QAbstractTableModel):
         self._label_map: LabelMap | None = None
         self._values: list[int] = []
         self._indices: list[int] = []
+        self._names: list[str] = []
+        self._value_texts: list[str] = []
+        self._colors: list[QColor] = []
         self._pixels = np.zeros(0, dtype=np.int64)
+        self._pixel_texts: list[str] = []
+        self._area_texts: list[str] = []
         self._pixel_area_mm2 = 1.0
+        self._unnotified: np.ndarray | None = None
         settings.labelVisibilityChanged.connect(self._on_settings_label_visibility_changed)
 
     def set_label_map(self, label_map: LabelMap | None, pixel_area_mm2: float = 1.0) -> None:
@@ -36,16 +57,43 @@ class LegendModel(QAbstractTableModel):
         self._label_map = label_map
         self._values = label_map.present_values() if label_map is not None else []
         self._indices = [label_map.index_of(v) for v in self._values] if label_map is not None else []
-        self._pixels = np.zeros(len(self._values), dtype=np.int64)
+        self._names = [label_map.name_of(v) for v in self._values] if label_map is not None else []
+        self._value_texts = [str(v) for v in self._values]
+        self._colors = [QColor(*(int(c) for c in label_map.colors[i])) for i in self._indices]
         self._pixel_area_mm2 = float(pixel_area_mm2)
+        self._unnotified = None
+        self._store_pixels(np.zeros(len(self._values), dtype=np.int64))
         self.endResetModel()
 
-    def set_counts(self, counts: np.ndarray) -> None:
-        """Take the pixel count of each label index on the slice now shown."""
+    def set_counts(self, counts: np.ndarray, notify: bool = True) -> None:
+        """Take the pixel count of each label index on the slice now shown.
+
+        With ``notify`` False the data changes without telling the views; call
+        :meth:`notify_counts_changed` later to repaint them once for several updates.
+        """
         if not self._values:
             return
-        self._pixels = np.asarray(counts)[self._indices].astype(np.int64)
-        self.dataChanged.emit(self.index(0, PIXELS), self.index(len(self._values) - 1, AREA))
+        pixels = np.asarray(counts)[self._indices].astype(np.int64)
+        changed = pixels != self._pixels
+        self._unnotified = changed if self._unnotified is None else (self._unnotified | changed)
+        self._store_pixels(pixels)
+        if notify:
+            self.notify_counts_changed()
+
+    def notify_counts_changed(self) -> None:
+        """Tell the views which rows changed since the last notification."""
+        if self._unnotified is None:
+            return
+        changed = np.flatnonzero(self._unnotified)
+        self._unnotified = None
+        if changed.size:
+            # One signal over the changed rows: views repaint only what they show of it.
+            self.dataChanged.emit(self.index(int(changed[0]), PIXELS), self.index(int(changed[-1]), AREA))
+
+    def _store_pixels(self, pixels: np.ndarray) -> None:
+        self._pixels = pixels
+        self._pixel_texts = [str(n) for n in pixels.tolist()]
+        self._area_texts = [f"{n * self._pixel_area_mm2:.1f}" for n in pixels.tolist()]
 
     def value_at(self, row: int) -> int:
         return self._values[row]
@@ -63,50 +111,42 @@ class LegendModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(HEADERS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+    def headerData(self, section, orientation, role=DISPLAY):
+        if orientation == Qt.Orientation.Horizontal and role == DISPLAY:
             return HEADERS[section]
         return None
 
     def flags(self, index):
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == NAME:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+        return NAME_FLAGS if index.column() == NAME else OTHER_FLAGS
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or self._label_map is None:
-            return None
+    def data(self, index, role=DISPLAY):
         row, column = index.row(), index.column()
-        value = self._values[row]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column, value)
-        if role == Qt.ItemDataRole.UserRole:
-            return (value, value, int(self._pixels[row]), float(self._pixels[row] * self._pixel_area_mm2))[column]
-        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
-            return QColor(*(int(c) for c in self._label_map.colors[self._indices[row]]))
-        if role == Qt.ItemDataRole.CheckStateRole and column == NAME:
-            visible = self._settings.is_label_visible(value)
-            return Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked
-        if role == Qt.ItemDataRole.TextAlignmentRole and column != NAME:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if row >= len(self._values):
+            return None
+        if role == DISPLAY:
+            if column == NAME:
+                return self._names[row]
+            if column == VALUE:
+                return self._value_texts[row]
+            return self._pixel_texts[row] if column == PIXELS else self._area_texts[row]
+        if column == NAME:
+            if role == DECORATION:
+                return self._colors[row]
+            if role == CHECK_STATE:
+                return CHECKED if self._settings.is_label_visible(self._values[row]) else UNCHECKED
+        elif role == ALIGNMENT:
+            return RIGHT_ALIGNED
+        if role == USER:
+            pixels = int(self._pixels[row])
+            return (self._values[row], self._values[row], pixels, pixels * self._pixel_area_mm2)[column]
         return None
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.CheckStateRole or index.column() != NAME:
+        if role != CHECK_STATE or index.column() != NAME:
             return False
         checked = Qt.CheckState(value) == Qt.CheckState.Checked
         self._settings.set_label_visible(self._values[index.row()], checked)
         return True
-
-    def _display(self, row: int, column: int, value: int):
-        if column == NAME:
-            return self._label_map.name_of(value)
-        if column == VALUE:
-            return str(value)
-        if column == PIXELS:
-            return str(int(self._pixels[row]))
-        return f"{self._pixels[row] * self._pixel_area_mm2:.1f}"
 
     def _on_settings_label_visibility_changed(self, value: int, _visible: bool) -> None:
         if value in self._values:
@@ -124,7 +164,7 @@ class _OnSliceFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
         if not self.enabled:
             return True
-        return self.sourceModel().index(source_row, PIXELS, source_parent).data(Qt.ItemDataRole.UserRole) > 0
+        return self.sourceModel().index(source_row, PIXELS, source_parent).data(USER) > 0
 
 
 class LabelLegend(QWidget):
@@ -145,6 +185,12 @@ class LabelLegend(QWidget):
         self._synthetic_tag.setStyleSheet(SYNTHETIC_TAG_STYLE)
         self._synthetic_tag.setToolTip("This mask was generated, not drawn by an expert")
         self._synthetic_tag.hide()
+        # Repainting a long table costs several milliseconds, so while the user scrolls the
+        # legend follows at a lower rate than the image (its model is always current).
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         self.only_on_slice = QCheckBox("Only labels on this slice", self)
         self.only_on_slice.toggled.connect(self._on_only_on_slice_toggled)
         self.table = QTableView(self)
@@ -152,9 +198,14 @@ class LabelLegend(QWidget):
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setShowGrid(False)
-        self.table.horizontalHeader().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        for column in (VALUE, PIXELS, AREA):
-            self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        # Fixed widths: ResizeToContents would measure every row on each slice change.
+        metrics = self.table.fontMetrics()
+        for column, widest in ((VALUE, "65535"), (PIXELS, "262144"), (AREA, "99999.9")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            text_width = max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance(HEADERS[column]))
+            header.resizeSection(column, text_width + 16)
 
         title_row = QHBoxLayout()
         title_row.addWidget(self._title, 1)
@@ -183,7 +234,13 @@ class LabelLegend(QWidget):
         self._synthetic_tag.setVisible(label_map is not None and label_map.is_synthetic)
 
     def set_counts(self, counts: np.ndarray) -> None:
-        self.model.set_counts(counts)
+        """Take the counts of a new slice; the table repaints at most every REFRESH_MS."""
+        self.model.set_counts(counts, notify=False)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _on_refresh_timer_timeout(self) -> None:
+        self.model.notify_counts_changed()
         if self._filter.enabled:
             self._filter.invalidate()
 

@@ -13,10 +13,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF
 
 from engine.display.sources import LabelSliceSource
+from widgets.image_layers import INDEX_LEVELS
 from widgets.overlay_settings import OUTLINE, OverlaySettings
 
 OVERLAY_Z = 10
-INDEX_LEVELS = (0, 256)
 
 
 class LabelOverlayLayer(QObject):

@@ -7,7 +7,6 @@ default), placed in a millimetre rectangle with the aspect ratio locked.
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
@@ -18,14 +17,13 @@ from engine.display.sources import ImageSliceSource, LabelSliceSource
 from engine.errors import InvalidInputError
 from engine.io.volume import NEUROLOGICAL, RADIOLOGICAL
 from widgets.idle_prefetch import idle_prefetch_for
-from widgets.label_overlay import INDEX_LEVELS, LabelOverlayLayer
+from widgets.image_layers import Crosshair, ImageLayer
+from widgets.label_overlay import LabelOverlayLayer
 from widgets.overlay_settings import OverlaySettings
 from widgets.shortcuts import OPACITY_STEP, PAGE_STEP, action_for_event
 from widgets.slice_view_box import SliceViewBox
 from widgets.view_annotations import ViewAnnotations
 
-NAN_FLAG_COLOR = (255, 0, 255, 255)  # magenta under NaN voxels, which the image draws transparent
-CROSSHAIR_COLOR = (0, 230, 118)
 ZOOM_STEP = 1.25
 SYNTHETIC_BANNER = "SYNTHETIC MASK"
 
@@ -59,9 +57,7 @@ class SliceView(QWidget):
         self._index = 0
         self._window = WindowLevel(0.5, 1.0)
         self._header_preset = -1
-        self._image_shape: tuple[int, int] | None = None
         self._cursor_pixel: tuple[int, int] | None = None
-        self._crosshair_enabled = True
         self._build_graphics()
         self._build_layout()
         self._actions = self._action_table()
@@ -75,24 +71,11 @@ class SliceView(QWidget):
         self._view_box = SliceViewBox()
         self._graphics.setCentralItem(self._view_box)
 
-        self._image_item = pg.ImageItem(axisOrder="row-major")
-        self._view_box.addItem(self._image_item)
-        self._nan_item = pg.ImageItem(axisOrder="row-major")
-        nan_table = np.zeros((256, 4), dtype=np.uint8)
-        nan_table[1] = NAN_FLAG_COLOR
-        self._nan_item.setLookupTable(nan_table)
-        self._nan_item.setZValue(-1)
-        self._nan_item.hide()
-        self._view_box.addItem(self._nan_item)
+        self._image_layer = ImageLayer(self._view_box)
+        self._image_item = self._image_layer.item
+        self._nan_item = self._image_layer.nan_item
         self._overlay = LabelOverlayLayer(self._view_box, self._settings, self)
-
-        pen = pg.mkPen(CROSSHAIR_COLOR, width=1)
-        self._crosshair = (pg.InfiniteLine(angle=90, pen=pen, movable=False),
-                           pg.InfiniteLine(angle=0, pen=pen, movable=False))
-        for line in self._crosshair:
-            line.setZValue(20)
-            line.hide()
-            self._view_box.addItem(line, ignoreBounds=True)
+        self._crosshair = Crosshair(self._view_box)
 
         self._annotations = ViewAnnotations(self._graphics)
         self._view_box.sigSliceScrolled.connect(self._on_view_box_slice_scrolled)
@@ -127,7 +110,7 @@ class SliceView(QWidget):
             "view.zoom_out": lambda: self.zoom(1 / ZOOM_STEP),
             "view.reset": self.reset_view,
             "view.convention": self.toggle_convention,
-            "view.crosshair": lambda: self.set_crosshair_enabled(not self._crosshair_enabled),
+            "view.crosshair": lambda: self.set_crosshair_enabled(not self._crosshair.enabled),
             "overlay.toggle": settings.toggle_visible,
             "overlay.opacity_down": lambda: settings.step_opacity(-OPACITY_STEP),
             "overlay.opacity_up": lambda: settings.step_opacity(OPACITY_STEP),
@@ -176,7 +159,18 @@ class SliceView(QWidget):
 
     @property
     def crosshair_visible(self) -> bool:
-        return self._crosshair[0].isVisible()
+        return self._crosshair.visible
+
+    @property
+    def crosshair_position(self) -> tuple[float, float]:
+        """The scene point (x, y), millimetres, of the linked-cursor crosshair."""
+        return self._crosshair.position
+
+    @property
+    def banner_text(self) -> str:
+        """The banner over the image ("" when hidden), e.g. for a synthetic mask."""
+        banner = self._annotations.banner
+        return "" if banner.isHidden() else banner.text()
 
     # ---------------------------------------------------------------- sources
 
@@ -185,13 +179,12 @@ class SliceView(QWidget):
         """Show ``source`` at slice ``index`` (the middle slice by default) with ``window``
         (the auto preset by default). A label source on another grid is removed."""
         self._image = source
-        self._image_shape = None
+        self._image_layer.relayout()
         self._header_preset = -1
         if self._labels is not None and (source is None or not self._labels.same_grid(source)):
             self.set_labels(None)
         if source is None:
-            self._image_item.clear()
-            self._nan_item.hide()
+            self._image_layer.clear()
             self._annotations.set_letters({})
             self._annotations.set_corner("top_left", "")
             self._annotations.set_corner("bottom_left", "")
@@ -262,17 +255,7 @@ class SliceView(QWidget):
 
     def _show_slice(self) -> None:
         image, index = self._image, self._index
-        pixels = image.slice(index)
-        self._image_item.setImage(pixels, levels=self._window.levels, autoLevels=False)
-        if self._image_shape != pixels.shape:
-            self._image_shape = pixels.shape
-            rect = QRectF(*image.geometry.rect)
-            self._image_item.setRect(rect)
-            self._nan_item.setRect(rect)
-        nan_mask = image.nan_mask(index)
-        if nan_mask is not None:
-            self._nan_item.setImage(nan_mask, levels=INDEX_LEVELS, autoLevels=False)
-        self._nan_item.setVisible(nan_mask is not None)
+        self._image_layer.show(image.slice(index), image.nan_mask(index), image.geometry.rect, self._window.levels)
         self._overlay.show_slice(index)
         self._emit_label_counts()
         self._annotations.set_corner("top_left", f"{image.title}   slice {index}/{image.slice_count - 1}")
@@ -295,7 +278,7 @@ class SliceView(QWidget):
         if window == self._window:
             return
         self._window = window
-        self._image_item.setLevels(window.levels)
+        self._image_layer.set_levels(window.levels)
         self._show_window_text()
         self.windowChanged.emit(window.center, window.width)
 
@@ -339,7 +322,7 @@ class SliceView(QWidget):
         self._image.set_view(convention=convention)
         if self._labels is not None:
             self._labels.set_view(convention=convention)
-        self._image_shape = None
+        self._image_layer.relayout()
         self._annotations.set_letters(self._image.letters)
         self._show_slice()
         self._overlay.relayout()
@@ -386,26 +369,26 @@ class SliceView(QWidget):
         """Mark the point of another view's ``readout`` with the crosshair and read it out here."""
         position = self._linked_position(readout)
         if position is None:
-            self._hide_crosshair()
+            self._crosshair.hide()
             self._cursor_pixel = None
             self._readout_label.clear()
             return
         row, col = position
         geometry = self._image.geometry
-        x, y = (geometry.scene_of_world(readout.world_mm) if readout.world_mm is not None and geometry.has_geometry
-                else geometry.scene_of_position(row, col))
-        self._crosshair[0].setValue(x)
-        self._crosshair[1].setValue(y)
-        for line in self._crosshair:
-            line.setVisible(self._crosshair_enabled)
+        if readout.world_mm is not None and geometry.has_geometry:
+            x, y = geometry.scene_of_world(readout.world_mm)
+        else:
+            x, y = geometry.scene_of_position(row, col)
+        self._crosshair.show_at(x, y)
         inside = 0 <= row < geometry.rows and 0 <= col < geometry.cols
         self._cursor_pixel = (row, col) if inside else None
         self._refresh_readout(emit=False)
 
     def set_crosshair_enabled(self, enabled: bool) -> None:
-        self._crosshair_enabled = bool(enabled)
+        """Allow or forbid the crosshair that marks another pane's cursor."""
+        self._crosshair.enabled = bool(enabled)
         if not enabled:
-            self._hide_crosshair()
+            self._crosshair.hide()
 
     def _linked_position(self, readout: Readout | None) -> tuple[int, int] | None:
         if readout is None or self._image is None:
@@ -416,16 +399,13 @@ class SliceView(QWidget):
             return int(round(row)), int(round(col))
         return readout.row, readout.col
 
-    def _hide_crosshair(self) -> None:
-        for line in self._crosshair:
-            line.hide()
-
     def _on_scene_mouse_moved(self, scene_pos) -> None:
         pixel = self.pixel_at_scene(scene_pos.x(), scene_pos.y())
-        self._hide_crosshair()
-        if pixel != self._cursor_pixel or pixel is not None:
-            self._cursor_pixel = pixel
-            self._refresh_readout(emit=True)
+        self._crosshair.hide()
+        if pixel is None and self._cursor_pixel is None:
+            return  # still outside the image
+        self._cursor_pixel = pixel
+        self._refresh_readout(emit=True)
 
     def _refresh_readout(self, emit: bool = False) -> None:
         readout = None
