@@ -48,7 +48,8 @@ def fit_to_shape(data: np.ndarray, affine: np.ndarray, shape: tuple[int, ...]) -
 
 
 def volume_from_array(data: np.ndarray, affine: np.ndarray, path: Path, modality: str) -> Volume:
-    return Volume(data=np.asarray(data, dtype=np.float32), affine=affine, source_path=path,
+    """Wrap ``data`` as a float32 Volume in Fortran order, the memory layout nibabel loads NIfTI in."""
+    return Volume(data=np.asfortranarray(data, dtype=np.float32), affine=affine, source_path=path,
                   content_sha256="0" * 64, file_format="nifti", modality=modality)
 
 
@@ -61,7 +62,7 @@ def brats_like_case() -> tuple[list[Volume], LabelMap]:
     labels, _ = fit_to_shape(np.asarray(atlas.dataobj), atlas.affine, BRATS_SHAPE)
     contrasts = (data, data * 1.2 + 10.0, 255.0 - data, np.sqrt(data) * 16.0)
     volumes = [volume_from_array(c, affine, templates / "ch2.nii.gz", m) for c, m in zip(contrasts, MODALITIES)]
-    return volumes, LabelMap.from_array(labels, affine, name="AAL atlas")
+    return volumes, LabelMap.from_array(np.asfortranarray(labels), affine, name="AAL atlas")
 
 
 def large_slice_case(slices: int = 60) -> tuple[Volume, LabelMap]:
@@ -69,7 +70,7 @@ def large_slice_case(slices: int = 60) -> tuple[Volume, LabelMap]:
     templates = require_templates()
     image = nib.load(str(templates / "ch2better.nii.gz"))
     data, affine = fit_to_shape(np.asarray(image.dataobj, dtype=np.float32), image.affine, (512, 512, slices))
-    labels = (data > 40).astype(np.uint8) + (data > 80) + (data > 110)
+    labels = np.asfortranarray((data > 40).astype(np.uint8) + (data > 80) + (data > 110))
     return volume_from_array(data, affine, templates / "ch2better.nii.gz", "T1"), LabelMap.from_array(labels, affine)
 
 
