@@ -388,3 +388,12 @@ def test_unhandled_key_reaches_parent(qtbot, show_widget, ch2):
     qtbot.keyClick(parent.view, Qt.Key.Key_L)
     qtbot.keyClick(parent.view, Qt.Key.Key_Up)
     assert parent.actions == ["linked.toggle"]
+
+
+def test_viewer_doc_lists_every_shortcut():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "viewer.md").read_text()
+    for entry in SHORTCUTS:
+        keys = " / ".join(f"`{key}`" for key in entry.keys)
+        assert f"| {entry.group} | {keys} | {entry.description} |" in doc, entry.action

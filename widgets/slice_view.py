@@ -22,7 +22,7 @@ from widgets.label_overlay import LabelOverlayLayer
 from widgets.overlay_settings import OverlaySettings
 from widgets.shortcuts import OPACITY_STEP, PAGE_STEP, action_for_event
 from widgets.slice_view_box import SliceViewBox
-from widgets.view_annotations import ViewAnnotations
+from widgets.view_annotations import EDGES, AnnotatedGraphicsView
 
 ZOOM_STEP = 1.25
 SYNTHETIC_BANNER = "SYNTHETIC MASK"
@@ -65,7 +65,7 @@ class SliceView(QWidget):
     # ---------------------------------------------------------------- construction
 
     def _build_graphics(self) -> None:
-        self._graphics = pg.GraphicsView(self, background="k")
+        self._graphics = AnnotatedGraphicsView(self, background="k")
         self._graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._graphics.setMinimumSize(120, 120)
         self._view_box = SliceViewBox()
@@ -77,7 +77,7 @@ class SliceView(QWidget):
         self._overlay = LabelOverlayLayer(self._view_box, self._settings, self)
         self._crosshair = Crosshair(self._view_box)
 
-        self._annotations = ViewAnnotations(self._graphics)
+        self._annotations = self._graphics.annotations
         self._view_box.sigSliceScrolled.connect(self._on_view_box_slice_scrolled)
         self._view_box.sigWindowDragged.connect(self._on_view_box_window_dragged)
         self._graphics.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
@@ -151,7 +151,7 @@ class SliceView(QWidget):
     @property
     def letters(self) -> dict[str, str]:
         """The orientation letters on screen, edge -> letter ("" where none is shown)."""
-        return {edge: "" if label.isHidden() else label.text() for edge, label in self._annotations.letters.items()}
+        return {edge: self._annotations.text(edge) for edge in EDGES}
 
     @property
     def readout_text(self) -> str:
@@ -169,8 +169,7 @@ class SliceView(QWidget):
     @property
     def banner_text(self) -> str:
         """The banner over the image ("" when hidden), e.g. for a synthetic mask."""
-        banner = self._annotations.banner
-        return "" if banner.isHidden() else banner.text()
+        return self._annotations.text("banner")
 
     # ---------------------------------------------------------------- sources
 

@@ -1,89 +1,134 @@
 """Text pinned to the edges and corners of a slice view: orientation letters, title, window
 and the synthetic-mask banner.
 
-The labels are child widgets of the view, laid out in logical pixels, so they keep their size
-and stay sharp on high-DPI screens whatever the zoom of the image.
+The text is painted in the graphics view's foreground, in viewport coordinates: logical
+pixels, so it keeps its size and stays sharp on high-DPI screens whatever the zoom. Painting
+it there costs less than child label widgets, which Qt would repaint with every frame.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QLabel, QWidget
+import pyqtgraph as pg
+from PySide6.QtCore import QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 
-MARGIN = 4  # logical pixels between a label and the view edge
-LETTER_STYLE = ("QLabel { color: #ffd54f; background: rgba(0, 0, 0, 110); font-weight: bold;"
-                " font-size: 15px; padding: 0px 3px; }")
-CORNER_STYLE = "QLabel { color: #e0e0e0; background: rgba(0, 0, 0, 90); font-size: 12px; padding: 1px 3px; }"
-BANNER_STYLE = ("QLabel { color: white; background: rgba(183, 28, 28, 200); font-weight: bold;"
-                " font-size: 12px; padding: 2px 6px; }")
+MARGIN = 4  # logical pixels between a text box and the view edge
+PADDING = (4, 1)  # horizontal and vertical padding inside a text box, logical pixels
 EDGES = ("top", "bottom", "left", "right")
 CORNERS = ("top_left", "bottom_left", "top_right", "bottom_right")
+SLOTS = EDGES + CORNERS + ("banner",)
 
 
-def _overlay_label(host: QWidget, style: str, name: str) -> QLabel:
-    label = QLabel(host)
-    label.setObjectName(name)
-    label.setStyleSheet(style)
-    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-    label.hide()
-    return label
+def _font(pixels: int, bold: bool) -> QFont:
+    font = QFont()
+    font.setPixelSize(pixels)
+    font.setBold(bold)
+    return font
 
 
-class ViewAnnotations(QObject):
-    """Labels on top of ``host``: one letter per edge, text per corner and a banner at the top."""
+# slot kind -> (font, text colour, box colour)
+STYLES = {
+    "letter": (_font(15, True), QColor(255, 213, 79), QColor(0, 0, 0, 110)),
+    "corner": (_font(12, False), QColor(224, 224, 224), QColor(0, 0, 0, 90)),
+    "banner": (_font(12, True), QColor(255, 255, 255), QColor(183, 28, 28, 200)),
+}
 
-    def __init__(self, host: QWidget) -> None:
-        super().__init__(host)
-        self._host = host
-        self.letters = {edge: _overlay_label(host, LETTER_STYLE, f"letter_{edge}") for edge in EDGES}
-        self.corners = {corner: _overlay_label(host, CORNER_STYLE, corner) for corner in CORNERS}
-        self.banner = _overlay_label(host, BANNER_STYLE, "banner")
-        host.installEventFilter(self)
+
+def _kind(slot: str) -> str:
+    if slot in EDGES:
+        return "letter"
+    if slot == "banner":
+        return "banner"
+    return "corner"
+
+
+class ViewAnnotations:
+    """The texts of one graphics view; :class:`AnnotatedGraphicsView` paints them."""
+
+    def __init__(self, view) -> None:
+        self._view = view
+        self._texts = {slot: "" for slot in SLOTS}
+        self._metrics = {kind: QFontMetrics(font) for kind, (font, _, _) in STYLES.items()}
+
+    def text(self, slot: str) -> str:
+        return self._texts[slot]
 
     def set_letters(self, letters: dict[str, str]) -> None:
-        """Show ``letters`` (edge -> letter); empty letters hide their label."""
-        for edge, label in self.letters.items():
-            self._set_text(label, letters.get(edge, ""))
-        self._place()
+        """Show ``letters`` (edge -> letter); an empty or missing letter hides its edge."""
+        for edge in EDGES:
+            self._set(edge, letters.get(edge, ""))
 
     def set_corner(self, corner: str, text: str) -> None:
-        self._set_text(self.corners[corner], text)
-        self._place_corner(corner)
+        self._set(corner, text)
 
     def set_banner(self, text: str) -> None:
-        """Show ``text`` in the banner, or hide it when ``text`` is empty."""
-        self._set_text(self.banner, text)
-        self._place()
+        """Show ``text`` in the banner under the top letter, or hide it when ``text`` is empty."""
+        self._set("banner", text)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self._host and event.type() == QEvent.Type.Resize:
-            self._place()
-        return False
+    def rect_of(self, slot: str) -> QRect | None:
+        """Return the box of ``slot`` in viewport coordinates (logical pixels), or None if empty."""
+        text = self._texts[slot]
+        if not text:
+            return None
+        viewport = self._view.viewport().rect()
+        width, height = self._box_size(slot, text)
+        if slot in CORNERS:
+            x = MARGIN if slot.endswith("left") else viewport.width() - width - MARGIN
+            y = MARGIN if slot.startswith("top") else viewport.height() - height - MARGIN
+        elif slot in ("top", "bottom", "banner"):
+            x = (viewport.width() - width) // 2
+            if slot == "top":
+                y = MARGIN
+            elif slot == "bottom":
+                y = viewport.height() - height - MARGIN
+            else:
+                top = self.rect_of("top")
+                y = MARGIN if top is None else top.bottom() + 1 + MARGIN
+        else:
+            x = MARGIN if slot == "left" else viewport.width() - width - MARGIN
+            y = (viewport.height() - height) // 2
+        return QRect(x, y, width, height)
 
-    @staticmethod
-    def _set_text(label: QLabel, text: str) -> None:
-        if label.text() != text:
-            label.setText(text)
-            label.adjustSize()
-        label.setVisible(bool(text))
-        if text:
-            label.raise_()
+    def paint(self, painter: QPainter) -> None:
+        """Paint every non-empty text; ``painter`` must be in viewport coordinates."""
+        for slot in SLOTS:
+            rect = self.rect_of(slot)
+            if rect is None:
+                continue
+            font, colour, box = STYLES[_kind(slot)]
+            painter.fillRect(rect, box)
+            painter.setFont(font)
+            painter.setPen(colour)
+            painter.drawText(QRectF(rect), Qt.AlignmentFlag.AlignCenter, self._texts[slot])
 
-    def _place(self) -> None:
-        width, height = self._host.width(), self._host.height()
-        top, bottom, left, right = (self.letters[edge] for edge in EDGES)
-        top.move((width - top.width()) // 2, MARGIN)
-        bottom.move((width - bottom.width()) // 2, height - bottom.height() - MARGIN)
-        left.move(MARGIN, (height - left.height()) // 2)
-        right.move(width - right.width() - MARGIN, (height - right.height()) // 2)
-        below_letter = MARGIN + (0 if top.isHidden() else top.height() + MARGIN)
-        self.banner.move((width - self.banner.width()) // 2, below_letter)
-        for corner in CORNERS:
-            self._place_corner(corner)
+    def _box_size(self, slot: str, text: str) -> tuple[int, int]:
+        metrics = self._metrics[_kind(slot)]
+        return metrics.horizontalAdvance(text) + 2 * PADDING[0], metrics.height() + 2 * PADDING[1]
 
-    def _place_corner(self, corner: str) -> None:
-        label = self.corners[corner]
-        width, height = self._host.width(), self._host.height()
-        x = MARGIN if corner.endswith("left") else width - label.width() - MARGIN
-        y = MARGIN if corner.startswith("top") else height - label.height() - MARGIN
-        label.move(x, y)
+    def _set(self, slot: str, text: str) -> None:
+        if self._texts[slot] == text:
+            return
+        before = self.rect_of(slot)
+        self._texts[slot] = text
+        after = self.rect_of(slot)
+        viewport = self._view.viewport()
+        for rect in (before, after):
+            if rect is not None:
+                viewport.update(rect)
+        if slot == "top":
+            viewport.update()  # the banner moves with the top letter
+
+
+class AnnotatedGraphicsView(pg.GraphicsView):
+    """A pyqtgraph GraphicsView that paints :class:`ViewAnnotations` over the scene."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.annotations = ViewAnnotations(self)
+
+    def drawForeground(self, painter: QPainter, rect) -> None:
+        super().drawForeground(painter, rect)
+        painter.save()
+        painter.resetTransform()
+        self.annotations.paint(painter)
+        painter.restore()

@@ -1,9 +1,9 @@
 """Slices turned into RGBA pixels in reused buffers, ready to draw without conversion.
 
 Qt draws an 8-bit RGBA image scaled onto the screen about three times faster than an
-indexed or greyscale one, which it converts pixel by pixel on every paint (measured with
-PySide6 6.11 on the raster engine: 0.7 ms against 2.0 ms for a 240 x 240 label slice drawn
-at 800 x 800). So the image is windowed to grey RGBA and the label map looked up to RGBA
+indexed or greyscale one, because it converts those pixel by pixel on every paint. With
+PySide6 6.11 on the raster engine, a 240 x 240 label slice drawn at 800 x 800 took 0.7 ms
+as RGBA against 2.0 ms as an indexed image with a painter opacity. So the image is windowed to grey RGBA and the label map looked up to RGBA
 here, once per slice, with the overlay opacity folded into the alpha channel.
 """
 
