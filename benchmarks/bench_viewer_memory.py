@@ -6,8 +6,8 @@ Run from the repository root:
 
 The script writes the case (four int16 NIfTI files and a label map) to a temporary folder.
 A fresh interpreter then creates the application and four empty linked panes and measures
-its resident set size. It opens the case: it loads the volumes as float32, builds the
-sources and shows all four panes with the overlay. Then it scrolls through every slice so
+its resident set size. It opens the case: it loads the volumes as float32 and the label map
+with the engine's readers, builds the sources and shows all four panes with the overlay. Then it scrolls through every slice so
 the slice cache fills, and reports the resident memory added, at the end and at its peak. Target: the
 case adds less than 300 MB; the script exits 1 when it adds more.
 """
@@ -31,10 +31,9 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-import numpy as np
-import nibabel as nib
-from benchmarks.viewer_cases import MODALITIES, load_nifti
-from engine.display.labels import LabelMap
+from benchmarks.viewer_cases import MODALITIES, load_case_volume
+from engine.display.labels import DisplayLabelMap
+from engine.io.masks import read_label_map
 from engine.display.slice_cache import default_cache
 from engine.display.sources import ImageSliceSource
 from widgets.linked_views import LinkedSliceViews
@@ -57,10 +56,8 @@ panes.show()
 settle()
 before, peak_before = resident_mb()
 
-volumes = [load_nifti(folder / f"case_{m.lower()}.nii.gz", m) for m in MODALITIES]
-mask = nib.load(str(folder / "case_seg.nii.gz"))
-labels = LabelMap.from_array(np.asarray(mask.dataobj), mask.affine, name="case_seg.nii.gz")
-del mask
+volumes = [load_case_volume(folder / f"case_{m.lower()}.nii.gz", m) for m in MODALITIES]
+labels = DisplayLabelMap.from_label_map(read_label_map(folder / "case_seg.nii.gz"))
 messages = panes.set_case([ImageSliceSource(v, title=v.modality) for v in volumes], labels)
 settle()
 opened, _ = resident_mb()

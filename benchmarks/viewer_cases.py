@@ -12,8 +12,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from engine.display.labels import LabelMap
-from engine.io.volume import Volume, sha256_file
+from engine.display.labels import DisplayLabelMap
+from engine.io.nifti import load_nifti
+from engine.io.volume import Volume
 
 TEMPLATES = Path("/usr/share/mricron/templates")
 BRATS_SHAPE = (240, 240, 155)
@@ -53,7 +54,7 @@ def volume_from_array(data: np.ndarray, affine: np.ndarray, path: Path, modality
                   content_sha256="0" * 64, file_format="nifti", modality=modality)
 
 
-def brats_like_case() -> tuple[list[Volume], LabelMap]:
+def brats_like_case() -> tuple[list[Volume], DisplayLabelMap]:
     """Return four 240 x 240 x 155 float32 volumes and the AAL label map on their grid."""
     templates = require_templates()
     t1 = nib.load(str(templates / "ch2.nii.gz"))
@@ -62,16 +63,16 @@ def brats_like_case() -> tuple[list[Volume], LabelMap]:
     labels, _ = fit_to_shape(np.asarray(atlas.dataobj), atlas.affine, BRATS_SHAPE)
     contrasts = (data, data * 1.2 + 10.0, 255.0 - data, np.sqrt(data) * 16.0)
     volumes = [volume_from_array(c, affine, templates / "ch2.nii.gz", m) for c, m in zip(contrasts, MODALITIES)]
-    return volumes, LabelMap.from_array(np.asfortranarray(labels), affine, name="AAL atlas")
+    return volumes, DisplayLabelMap.from_array(np.asfortranarray(labels), affine, name="AAL atlas")
 
 
-def large_slice_case(slices: int = 60) -> tuple[Volume, LabelMap]:
+def large_slice_case(slices: int = 60) -> tuple[Volume, DisplayLabelMap]:
     """Return a 512 x 512 x ``slices`` float32 volume (0.5 mm Colin27) and a 3-label map."""
     templates = require_templates()
     image = nib.load(str(templates / "ch2better.nii.gz"))
     data, affine = fit_to_shape(np.asarray(image.dataobj, dtype=np.float32), image.affine, (512, 512, slices))
     labels = np.asfortranarray((data > 40).astype(np.uint8) + (data > 80) + (data > 110))
-    return volume_from_array(data, affine, templates / "ch2better.nii.gz", "T1"), LabelMap.from_array(labels, affine)
+    return volume_from_array(data, affine, templates / "ch2better.nii.gz", "T1"), DisplayLabelMap.from_array(labels, affine)
 
 
 def write_case(folder: Path) -> list[Path]:
@@ -87,13 +88,8 @@ def write_case(folder: Path) -> list[Path]:
     return paths + [mask_path]
 
 
-def load_nifti(path: Path, modality: str) -> Volume:
-    """Load a NIfTI file as a float32 Volume.
-
-    NOTE: a stand-in until the engine's NIfTI importer exists. Switch the memory benchmark
-    to that importer then, so the figure covers what the application does on open.
-    """
-    image = nib.load(str(path))
-    data = image.get_fdata(dtype=np.float32)
-    return Volume(data=data, affine=image.affine.copy(), source_path=path, content_sha256=sha256_file(path),
-                  file_format="nifti", modality=modality, original_dtype=str(image.get_data_dtype()))
+def load_case_volume(path: Path, modality: str) -> Volume:
+    """Load one modality of the written case with the engine's NIfTI loader."""
+    volume = load_nifti(path)
+    volume.modality = modality
+    return volume

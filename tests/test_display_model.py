@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.display.geometry import plane_axis
-from engine.display.labels import LabelMap, label_color
+from engine.display.labels import DisplayLabelMap, label_color
 from engine.display.levels import WindowLevel, dragged, guard, presets
 from engine.display.readout import read_out
 from engine.display.slice_cache import PrefetchQueue, SliceCache
@@ -155,7 +155,7 @@ def test_label_map_renumbers_large_values():
     array[0, 0, 0] = 2001
     array[1, 1, 1] = 2001
     array[2, 2, 2] = 4012
-    labels = LabelMap.from_array(array, np.eye(4), names={"2001": "Precentral_L"})
+    labels = DisplayLabelMap.from_array(array, np.eye(4), names={"2001": "Precentral_L"})
     assert labels.values.tolist() == [0, 2001, 4012]
     assert labels.indices.dtype == np.uint8
     assert labels.indices[1, 1, 1] == 1
@@ -173,12 +173,12 @@ def test_label_map_renumbers_large_values():
 ])
 def test_label_map_rejects_invalid_values(array, message):
     with pytest.raises(InvalidInputError, match=message):
-        LabelMap.from_array(array, np.eye(4), name="label map 'bad.nii.gz'")
+        DisplayLabelMap.from_array(array, np.eye(4), name="label map 'bad.nii.gz'")
 
 
 def test_lookup_table_rows():
     array = np.array([[0, 1, 2, 4]], dtype=np.uint8)
-    labels = LabelMap.from_array(array, np.eye(4))
+    labels = DisplayLabelMap.from_array(array, np.eye(4))
     table = labels.lookup_table(hidden={2})
     assert table.shape == (256, 4)
     assert table.dtype == np.uint8

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from engine.display.labels import LabelMap
+from engine.display.labels import DisplayLabelMap
 from engine.display.sources import ImageSliceSource, LabelSliceSource, label_boundaries
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from viewer_data import ANATOMICAL, aal_names, load_volume, shared_aal, shared_volume
@@ -184,7 +184,7 @@ def test_legend_areas_equal_counted_pixels(qtbot, viewer, atlas_slice, mricron):
 
 def test_legend_area_in_square_millimetres(show_widget):
     volume = load_volume(ANATOMICAL)  # 2 mm voxels: 4 mm² per pixel
-    mask = LabelMap.from_array((volume.data > 2000).astype(np.uint8) + (volume.data > 6000), volume.affine,
+    mask = DisplayLabelMap.from_array((volume.data > 2000).astype(np.uint8) + (volume.data > 6000), volume.affine,
                                names={1: "bright", 2: "brighter"}, name="threshold mask")
     viewer = show_widget(Viewer(), 900, 500)
     image = ImageSliceSource(volume)
@@ -225,7 +225,7 @@ def test_legend_filter_shows_slice_labels(qtbot, viewer, atlas_slice):
 def test_synthetic_tag_in_legend(viewer, mricron):
     assert not viewer.legend.synthetic_tag_visible
     aal = shared_aal(mricron)
-    synthetic = LabelMap.from_array(aal.indices, aal.affine, names=aal.names, is_synthetic=True, name="synthetic lesion")
+    synthetic = DisplayLabelMap.from_array(aal.indices, aal.affine, names=aal.names, is_synthetic=True, name="synthetic lesion")
     viewer.view.set_labels(LabelSliceSource.for_image(synthetic, viewer.view.image_source))
     assert viewer.legend.synthetic_tag_visible
     assert viewer.view.banner_text == "SYNTHETIC MASK"

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from engine.display.labels import LabelMap
+from engine.display.labels import DisplayLabelMap
 from engine.display.levels import WindowLevel
 from engine.display.slice_cache import PrefetchQueue, SliceCache
 from engine.display.sources import ImageSliceSource, LabelSliceSource
@@ -336,7 +336,7 @@ def test_synthetic_mask_banner(qtbot, make_view, ch2, aal):
     view = make_view(ch2, CH2_STATS, index=72)
     view.set_labels(LabelSliceSource.for_image(aal, view.image_source))
     assert view.banner_text == ""
-    synthetic = LabelMap.from_array(aal.indices, aal.affine, is_synthetic=True, name="synthetic lesion")
+    synthetic = DisplayLabelMap.from_array(aal.indices, aal.affine, is_synthetic=True, name="synthetic lesion")
     view.set_labels(LabelSliceSource.for_image(synthetic, view.image_source))
     assert view.banner_text == "SYNTHETIC MASK"
 

@@ -1,4 +1,4 @@
-"""Real images for the viewer tests, read with nibabel straight into the engine's types.
+"""Real images for the viewer tests, read with the engine's NIfTI and label-map readers.
 
 The Colin27 T1 (ch2) and the AAL atlas share one RAS 1 mm grid; nibabel's anatomical.nii is
 a 2 mm LAS T1. Reoriented copies keep every voxel's world position, so only the voxel order
@@ -13,35 +13,28 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from engine.display.labels import LabelMap
-from engine.io.volume import Volume, sha256_file
+from engine.display.labels import DisplayLabelMap
+from engine.io.masks import read_label_map, read_sidecar_names
+from engine.io.nifti import load_nifti
+from engine.io.volume import Volume
 
 ANATOMICAL = Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"
 
 
 def load_volume(path: Path, modality: str = "T1") -> Volume:
-    """Load a NIfTI file as a float32 :class:`Volume` with its affine."""
-    image = nib.load(str(path))
-    data = np.asarray(image.get_fdata(dtype=np.float32))
-    return Volume(data=data, affine=image.affine.copy(), source_path=Path(path),
-                  content_sha256=sha256_file(Path(path)), file_format="nifti", modality=modality,
-                  original_dtype=str(image.get_data_dtype()))
+    """Load a NIfTI file with the engine's loader, as a float32 :class:`Volume`."""
+    volume = load_nifti(Path(path))
+    volume.modality = modality
+    return volume
 
 
 def aal_names(templates: Path) -> dict[int, str]:
-    """Read ``aal.nii.txt`` (lines ``<value> <name> <code>``) into {value: name}."""
-    names = {}
-    for line in (templates / "aal.nii.txt").read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 2 and fields[0].isdigit():
-            names[int(fields[0])] = fields[1]
-    return names
+    """Return {value: name} from ``aal.nii.txt`` (lines ``<value> <name> <code>``)."""
+    return read_sidecar_names(templates / "aal.nii.gz")
 
 
-def load_aal(templates: Path) -> LabelMap:
-    image = nib.load(str(templates / "aal.nii.gz"))
-    return LabelMap.from_array(np.asarray(image.dataobj), image.affine, names=aal_names(templates),
-                               name="label map 'aal.nii.gz'")
+def load_aal(templates: Path) -> DisplayLabelMap:
+    return DisplayLabelMap.from_label_map(read_label_map(templates / "aal.nii.gz"), names=aal_names(templates))
 
 
 def reordered(volume: Volume, axes: tuple[int, int, int], modality: str | None = None) -> Volume:
@@ -73,6 +66,6 @@ def shared_volume(path: Path) -> Volume:
 
 
 @lru_cache(maxsize=2)
-def shared_aal(templates: Path) -> LabelMap:
+def shared_aal(templates: Path) -> DisplayLabelMap:
     """Load the AAL label map once per test session; tests must not modify the result."""
     return load_aal(templates)

@@ -7,7 +7,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from engine.display.labels import LabelMap
+from engine.display.labels import DisplayLabelMap
 from widgets.overlay_settings import OverlaySettings
 
 NAME, VALUE, PIXELS, AREA = range(4)
@@ -39,7 +39,7 @@ class LegendModel(QAbstractTableModel):
     def __init__(self, settings: OverlaySettings, parent=None) -> None:
         super().__init__(parent)
         self._settings = settings
-        self._label_map: LabelMap | None = None
+        self._label_map: DisplayLabelMap | None = None
         self._values: list[int] = []
         self._indices: list[int] = []
         self._names: list[str] = []
@@ -52,7 +52,7 @@ class LegendModel(QAbstractTableModel):
         self._unnotified: np.ndarray | None = None
         settings.labelVisibilityChanged.connect(self._on_settings_label_visibility_changed)
 
-    def set_label_map(self, label_map: LabelMap | None, pixel_area_mm2: float = 1.0) -> None:
+    def set_label_map(self, label_map: DisplayLabelMap | None, pixel_area_mm2: float = 1.0) -> None:
         self.beginResetModel()
         self._label_map = label_map
         self._values = label_map.present_values() if label_map is not None else []
@@ -228,7 +228,7 @@ class LabelLegend(QWidget):
         if view.label_source is not None:
             self.set_counts(view.label_source.counts(view.slice_index))
 
-    def set_label_map(self, label_map: LabelMap | None, pixel_area_mm2: float = 1.0) -> None:
+    def set_label_map(self, label_map: DisplayLabelMap | None, pixel_area_mm2: float = 1.0) -> None:
         self.model.set_label_map(label_map, pixel_area_mm2)
         self._title.setText(label_map.name if label_map is not None else "No mask")
         self._synthetic_tag.setVisible(label_map is not None and label_map.is_synthetic)

@@ -12,7 +12,7 @@ from typing import Sequence
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.display.labels import LabelMap
+from engine.display.labels import DisplayLabelMap
 from engine.display.sources import ImageSliceSource, LabelSliceSource
 from engine.errors import InvalidInputError
 from widgets.overlay_settings import OverlaySettings
@@ -117,7 +117,7 @@ class LinkedSliceViews(QWidget):
 
     # ---------------------------------------------------------------- content
 
-    def set_case(self, images: Sequence[ImageSliceSource | None], label_map: LabelMap | None = None) -> list[str]:
+    def set_case(self, images: Sequence[ImageSliceSource | None], label_map: DisplayLabelMap | None = None) -> list[str]:
         """Show up to four series, one per pane, with ``label_map`` over each pane on its grid.
 
         Returns one message per pane that gets no overlay because its grid differs from the

@@ -39,8 +39,9 @@ def label_color(value: int) -> tuple[int, int, int]:
 
 
 @dataclass
-class LabelMap:
-    """A label map on the grid of an image series, ready for display.
+class DisplayLabelMap:
+    """A label map on the grid of an image series, ready for display (the display form of
+    :class:`engine.io.masks.LabelMap`).
 
     ``indices`` has the image's shape (uint8, 0 = background); ``values[i]`` is the label
     value of index ``i``; ``colors`` contains one RGB row per index; ``voxel_counts`` the number
@@ -64,7 +65,7 @@ class LabelMap:
     @classmethod
     def from_array(cls, array: np.ndarray, affine: np.ndarray, *, names: Mapping | None = None,
                    colors: Mapping | None = None, is_synthetic: bool = False,
-                   has_geometry: bool = True, name: str = "label map") -> LabelMap:
+                   has_geometry: bool = True, name: str = "label map") -> DisplayLabelMap:
         """Build a label map from integer-valued ``array`` (any integer or float dtype).
 
         ``names`` and ``colors`` map label values (int or str keys) to names and RGB triples.
@@ -82,10 +83,16 @@ class LabelMap:
                    is_synthetic=is_synthetic, has_geometry=has_geometry, name=name)
 
     @classmethod
-    def from_volume(cls, volume, **kwargs) -> LabelMap:
+    def from_volume(cls, volume, **kwargs) -> DisplayLabelMap:
         """Build a label map from an :class:`engine.io.volume.Volume` holding label values."""
         kwargs.setdefault("name", f"label map '{volume.source_path.name}'")
         return cls.from_array(volume.data, volume.affine, has_geometry=volume.has_geometry, **kwargs)
+
+    @classmethod
+    def from_label_map(cls, label_map, **kwargs) -> DisplayLabelMap:
+        """Build the display form of an :class:`engine.io.masks.LabelMap` (``read_label_map``)."""
+        kwargs.setdefault("name", f"label map '{label_map.path.name}'")
+        return cls.from_array(label_map.labels, label_map.affine, **kwargs)
 
     @property
     def shape(self) -> tuple[int, ...]:

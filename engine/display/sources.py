@@ -14,7 +14,7 @@ import threading
 import numpy as np
 
 from engine.display.geometry import DisplayGeometry, display_geometry, next_slice_step
-from engine.display.labels import LabelMap
+from engine.display.labels import DisplayLabelMap
 from engine.display.levels import WindowPreset, presets
 from engine.display.slice_cache import PrefetchQueue, SliceCache, default_cache, default_prefetch_queue
 from engine.errors import InvalidInputError
@@ -205,17 +205,17 @@ class ImageSliceSource(SliceSource):
 
 
 class LabelSliceSource(SliceSource):
-    """uint8 index slices of a :class:`~engine.display.labels.LabelMap`, with outlines and areas."""
+    """uint8 index slices of a :class:`~engine.display.labels.DisplayLabelMap`, with outlines and areas."""
 
     kind = "label"
 
-    def __init__(self, label_map: LabelMap, **kwargs) -> None:
+    def __init__(self, label_map: DisplayLabelMap, **kwargs) -> None:
         super().__init__(label_map.indices, label_map.affine, has_geometry=label_map.has_geometry, **kwargs)
         self.label_map = label_map
         self._counts: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
-    def for_image(cls, label_map: LabelMap, image: ImageSliceSource, **kwargs) -> LabelSliceSource:
+    def for_image(cls, label_map: DisplayLabelMap, image: ImageSliceSource, **kwargs) -> LabelSliceSource:
         """Build the source of ``label_map`` over ``image``, in the image's slice axis and convention.
 
         Raises InvalidInputError when the label map's shape or affine differs from the image's:
