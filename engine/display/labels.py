@@ -43,9 +43,9 @@ class DisplayLabelMap:
     """A label map on the grid of an image series, ready for display (the display form of
     :class:`engine.io.masks.LabelMap`).
 
-    ``indices`` has the image's shape (uint8, 0 = background); ``values[i]`` is the label
-    value of index ``i``; ``colors`` contains one RGB row per index; ``voxel_counts`` the number
-    of voxels of each index in the whole map.
+    ``indices`` has the image's shape (uint8, 0 = background), and ``values[i]`` is the label
+    value of index ``i``. ``colors`` contains one RGB row per index. ``voxel_counts`` is the
+    number of voxels of each index in the whole map.
     """
 
     indices: np.ndarray
