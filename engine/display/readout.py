@@ -10,7 +10,7 @@ from engine.display.sources import ImageSliceSource, LabelSliceSource
 
 @dataclass(frozen=True)
 class Readout:
-    """What lies under display pixel (``row``, ``col``) of slice ``index``.
+    """The voxel, position, value and label under display pixel (``row``, ``col``) of slice ``index``.
 
     ``voxel`` is (i, j, k) for volumes and (row, col) as stored for 2D images. ``world_mm`` is
     the RAS+ position in millimetres, None without geometry. ``value`` is the raw float32

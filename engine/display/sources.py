@@ -124,8 +124,8 @@ class SliceSource:
     def prefetch(self, index: int, radius: int = DEFAULT_PREFETCH_RADIUS) -> None:
         """Queue the slices within ``radius`` of ``index`` for loading into the cache, nearest first."""
         order = sorted(range(index - radius, index + radius + 1), key=lambda i: abs(i - index))
-        wanted = [i for i in order if 0 <= i < self.slice_count and i != index]
-        self.prefetch_queue.submit(self.uid, [self._prefetch_task(i) for i in wanted])
+        neighbours = [i for i in order if 0 <= i < self.slice_count and i != index]
+        self.prefetch_queue.submit(self.uid, [self._prefetch_task(i) for i in neighbours])
 
     def close(self) -> None:
         """Drop this source's cached slices and pending prefetches."""
@@ -135,11 +135,11 @@ class SliceSource:
     def _prefetch_task(self, index: int):
         return lambda: self.slice(index)
 
-    def _cached(self, what: str, index: int, compute) -> np.ndarray:
+    def _cached(self, product: str, index: int, compute) -> np.ndarray:
         index = self.clamp(index)
         with self._frame_lock:
             frame = self._frame
-        key = (self.uid, what, frame.slice_axis, frame.transpose, frame.flip_rows, frame.flip_cols, index)
+        key = (self.uid, product, frame.slice_axis, frame.transpose, frame.flip_rows, frame.flip_cols, index)
         return self.cache.get_or_compute(key, lambda: compute(frame, index))
 
     def _compute_slice(self, frame, index: int) -> np.ndarray:
