@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from benchmark_files import closed_items, write_json
 from conftest import run_cli
@@ -26,8 +26,14 @@ def small(db, shared_data, tmp_path):
 
 
 def _touch(path):
+    """Write a small real image (PNG or JPEG by suffix), since present images are imported."""
+    import numpy as np
+    from PIL import Image
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG placeholder")
+    pixels = (np.arange(32 * 32, dtype=np.uint32).reshape(32, 32) % 251).astype(np.uint8)
+    pixels[sum(path.name.encode()) % 32, :] = 255  # different content per file name
+    Image.fromarray(pixels).save(path, format="PNG" if path.suffix.lower() == ".png" else "JPEG")
     return path
 
 
@@ -139,13 +145,35 @@ def test_items_linked_to_slices(db, small, tmp_path):
         session.flush()
         slice_id = image.id
 
-    set_data_root(db, "small", root)
+    set_data_root(db, "small", root, import_images=False)
     with db.session() as session:
         links = dict(session.execute(select(BenchmarkItem.item_id, BenchmarkItem.slice_id)).all())
     assert links == {1: None, 3: slice_id, 4: None, 9: None}
 
     # Another data root unlinks the item: the slice belongs to the first root's dataset.
-    set_data_root(db, "small", tmp_path)
+    set_data_root(db, "small", tmp_path, import_images=False)
     with db.session() as session:
         assert session.scalar(select(BenchmarkItem.slice_id)
                               .where(BenchmarkItem.item_id == 3)) is None
+
+
+def test_present_images_imported_and_linked(db, small, tmp_path):
+    root = tmp_path / "images"
+    _touch(root / small[1])
+    _touch(root / small[4])
+    set_data_root(db, "small", root)
+    with db.session() as session:
+        benchmark = session.scalars(select(Benchmark)).one()
+        dataset = session.get(Dataset, benchmark.images_dataset_id)
+        links = dict(session.execute(
+            select(BenchmarkItem.item_id, Slice.image_path)
+            .join(Slice, Slice.id == BenchmarkItem.slice_id)).all())
+        tumour_types = set(session.scalars(select(Case.tumour_type).where(Case.dataset_id == dataset.id)))
+    assert dataset.name == "small images" and dataset.data_root == str(root)
+    assert links == {1: small[1], 4: small[4]}
+    assert tumour_types == {small[1].split("/")[0], small[4].split("/")[0]}
+
+    # Setting the same root again imports nothing new and keeps the links.
+    set_data_root(db, "small", root)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Slice)) == 2

@@ -106,12 +106,45 @@ def apply_presence(session: Session, benchmark: Benchmark, presence: ImagePresen
     link_items_to_slices(session, benchmark)
 
 
-def set_data_root(db: Database, name: str, directory: str | Path,
-                  progress: Progress | None = None) -> ImagePresence:
-    """Set the data root of benchmark ``name`` and update every item's ``image_missing``.
+def images_dataset_name(benchmark_name: str) -> str:
+    return f"{benchmark_name} images"
 
-    Raises NotFoundError for an unknown benchmark and InvalidInputError for a missing
-    folder or symlinks out of it; then nothing changes.
+
+def import_present_images(db: Database, benchmark_name: str, root: Path,
+                          items: Iterable[tuple[int, str]], presence: ImagePresence,
+                          progress: Progress | None = None) -> int | None:
+    """Import the present images (with their masks) into the benchmark's images dataset.
+
+    The images go through the MM-NeuroOnco layout importer with ``root`` as data root, so
+    their masks are paired by the published per-source rules, and mask semantics are
+    computed for the semantics-oracle baseline and the viewer. Returns the dataset id, or
+    None when no image is present. Importing again adds only what is new.
+    """
+    from engine.io.importer import import_paths
+    from engine.semantics.store import compute_dataset
+
+    paths = sorted({str(root / image_path) for item_id, image_path in items
+                    if presence.present.get(item_id)})
+    if not paths:
+        return None
+    dataset = images_dataset_name(benchmark_name)
+    summary = import_paths(db, paths, dataset=dataset, data_root=root, progress=progress)
+    from engine.semantics.store import dataset_id_by_name
+
+    dataset_id = dataset_id_by_name(db, summary.dataset)
+    compute_dataset(db, dataset_id, progress)
+    return dataset_id
+
+
+def set_data_root(db: Database, name: str, directory: str | Path,
+                  progress: Progress | None = None, import_images: bool = True) -> ImagePresence:
+    """Set the data root of benchmark ``name``, update each item's ``image_missing`` and link
+    the present images to imported slices.
+
+    With ``import_images`` the present images are imported first (see
+    :func:`import_present_images`). Raises NotFoundError for an unknown benchmark and
+    InvalidInputError for a missing folder, symlinks out of it or a bad image; then the
+    benchmark is unchanged.
     """
     root = validate_data_root(directory)
     with db.session() as session:
@@ -122,8 +155,14 @@ def set_data_root(db: Database, name: str, directory: str | Path,
     # Checked before the write transaction: on SQLite a job's progress writes the job row,
     # which waits for the write lock that an open import transaction holds.
     presence = check_images(root, items, progress)
+    images_dataset = None
+    if import_images:
+        images_dataset = import_present_images(db, name, root, items, presence, progress)
     with db.session(write=True) as session:
-        apply_presence(session, get_benchmark(session, name), presence)
+        benchmark = get_benchmark(session, name)
+        if images_dataset is not None:
+            benchmark.images_dataset_id = images_dataset
+        apply_presence(session, benchmark, presence)
     log.info("benchmark %s: data root %s, %d images present, %d missing", name, root,
              presence.present_count, presence.missing_count)
     return presence
@@ -134,13 +173,8 @@ def link_items_to_slices(session: Session, benchmark: Benchmark) -> int:
 
     A slice matches when its dataset has the benchmark's data root (compared as real paths)
     and its ``image_path`` equals the item's. Items without a match keep ``slice_id`` None.
-
-    TODO: for the lead. Import the present images with the 2D image importer (MM-NeuroOnco
-    layout, being written in parallel) into a dataset, store it in
-    ``benchmark.images_dataset_id``, then match. Until then only slices that another
-    import already created with the same data root are linked.
     """
-    slices = _slices_by_image_path(session, benchmark.data_root)
+    slices = _slices_by_image_path(session, benchmark.data_root, benchmark.images_dataset_id)
     linked = 0
     for item in session.scalars(select(BenchmarkItem)
                                 .where(BenchmarkItem.benchmark_id == benchmark.id)):
@@ -150,8 +184,13 @@ def link_items_to_slices(session: Session, benchmark: Benchmark) -> int:
     return linked
 
 
-def _slices_by_image_path(session: Session, data_root: str | None) -> dict[str, int]:
-    """Return the ids of imported 2D slices by image path, from datasets at ``data_root``."""
+def _slices_by_image_path(session: Session, data_root: str | None,
+                          preferred_dataset: int | None = None) -> dict[str, int]:
+    """Return the ids of imported 2D slices by image path, from datasets at ``data_root``.
+
+    When several datasets hold the same path, the benchmark's own images dataset
+    (``preferred_dataset``) wins.
+    """
     if data_root is None:
         return {}
     root = os.path.realpath(data_root)
@@ -160,9 +199,12 @@ def _slices_by_image_path(session: Session, data_root: str | None) -> dict[str, 
         if os.path.realpath(dataset.data_root) == root]
     if not datasets:
         return {}
-    return dict(session.execute(
-        select(Slice.image_path, Slice.id)
+    rows = session.execute(
+        select(Slice.image_path, Slice.id, Case.dataset_id)
         .join(Series, Slice.series_id == Series.id)
         .join(Case, Series.case_id == Case.id)
         .where(Case.dataset_id.in_(datasets), Slice.image_path.is_not(None))
-    ).all())
+        .order_by(Slice.id)
+    ).all()
+    rows.sort(key=lambda row: row.dataset_id == preferred_dataset)
+    return {row.image_path: row.id for row in rows}

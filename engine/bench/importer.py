@@ -18,7 +18,8 @@ from sqlalchemy import select
 from db.models import Benchmark, BenchmarkItem, Question
 from db.session import Database
 from engine.bench.catalog import find_by_content
-from engine.bench.images import ImagePresence, apply_presence, check_images, validate_data_root
+from engine.bench.images import (ImagePresence, apply_presence, check_images, import_present_images,
+                                 validate_data_root)
 from engine.errors import InvalidInputError
 from engine.io.benchmark import (BenchmarkEntry, BenchmarkFile, ClosedQuestion, OpenQuestion,
                                  invalid_items_message, original_answer_letter, parse_closed,
@@ -130,15 +131,19 @@ def import_benchmark(db: Database, closed_path: str | Path, open_path: str | Pat
                                 "nothing to import")
 
     presence = None
+    images_dataset = None
     if root is not None:
-        presence = check_images(root, ((entry.item_id, entry.image_path)
-                                       for entry in closed.entries), progress)
+        items = [(entry.item_id, entry.image_path) for entry in closed.entries]
+        presence = check_images(root, items, progress)
+        # The images go in first, as their own dataset import, so the benchmark's write
+        # transaction below can link its items to their slices.
+        images_dataset = import_present_images(db, name, root, items, presence, progress)
 
     # No progress calls inside the write transaction: on SQLite a job's progress writes the
     # job row, which would wait for the write lock that this transaction holds.
     progress.start(1, f"writing benchmark '{name}'")
     with db.session(write=True) as session:
-        report = _write(session, name, files, sources, presence)
+        report = _write(session, name, files, sources, presence, images_dataset)
     progress.advance()
     log.info("imported benchmark %s: %d items, %d questions, %d open questions",
              report.name, report.items, report.questions, report.open_questions)
@@ -160,7 +165,8 @@ def _existing_name(db: Database, sources: list[dict[str, Any]]) -> str | None:
 
 
 def _write(session, name: str, files: list[BenchmarkFile], sources: list[dict[str, Any]],
-           presence: ImagePresence | None) -> ImportReport:  # noqa: ANN001 - a Session
+           presence: ImagePresence | None,
+           images_dataset: int | None = None) -> ImportReport:  # noqa: ANN001 - a Session
     # Checked again inside the transaction, which holds the write lock, so two imports of
     # the same files at once cannot both write.
     existing = find_by_content(session, sources)
@@ -177,7 +183,7 @@ def _write(session, name: str, files: list[BenchmarkFile], sources: list[dict[st
     report = ImportReport(name=name, created=True,
                           skipped={parsed.role: [bad.label for bad in parsed.invalid]
                                    for parsed in files if parsed.invalid})
-    benchmark = Benchmark(name=name, source_files=sources)
+    benchmark = Benchmark(name=name, source_files=sources, images_dataset_id=images_dataset)
     session.add(benchmark)
     session.flush()
 
