@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "engine.cli.imports",
     "engine.cli.semantics",
     "engine.cli.bench",
+    "engine.cli.pipeline",
+    "engine.cli.export",
     "engine.cli.jobs",
     "engine.cli.demo",
     "engine.cli.gui",
