@@ -393,3 +393,28 @@ def test_stage_dump(data, tmp_path):
     assert all(entry["coarse_description"].startswith("A T1 brain MRI scan") for entry in entries)
     listing = run_cli(data["url"], "pipeline", "list", "--json")
     assert "dump" in {entry["name"] for entry in json.loads(listing.stdout)}
+
+
+def test_paraphrased_stems_pass_the_leak_check(data, tmp_path):
+    from engine.pipeline.model_calls import ReplayModel
+
+    db = data["db"]
+    run = open_run(db, "paraphrase", "volumes")
+    samples = {sample.case: sample for sample in run_samples(db, run)}
+    glioma = samples["vol-glioma-1"].sample_id
+    replies = {
+        f"{glioma}#modality": '{"question": "Which acquisition sequence produced this slice?"}',
+        f"{glioma}#diagnosis": '{"question": "Which glioma subtype is shown?"}',  # leaks
+        f"{glioma}#size": "I would rather not.",
+    }
+    write_replies(tmp_path / "paraphrase.jsonl", replies)
+    options = StageOptions(callers={"paraphrase": ReplayModel(tmp_path / "paraphrase.jsonl")})
+    result = run_stages(db, run.name, ["description", "generate"], options=options)["generate"]
+    assert result["paraphrased"] == 1
+
+    stems = {row.question_type: row.meta["stem"] for row in instruction_rows(db, run.id)
+             if row.slice_id == samples["vol-glioma-1"].slice_id and row.kind == "closed"}
+    assert stems["modality"] == "Which acquisition sequence produced this slice?"
+    assert "glioma" not in stems["diagnosis"].lower()
+    assert stems["size"] in ("What is the size category of the lesion?",
+                             "How would you grade the extent of the lesion on this slice?")
