@@ -1,8 +1,8 @@
 """Speed of template instruction generation for 10,000 slices.
 
-Builds a temporary SQLite database with N 2D slices in six tumour classes (one in six
-healthy without mask, the others with a drawn mask whose semantics are computed with
-``engine.semantics``) and a fused silver label for every second tumour slice, so every
+Builds a temporary SQLite database with N 2D slices in six tumour classes. One in six is
+healthy without mask, the others have a drawn mask whose semantics are computed with
+``engine.semantics``, and every second tumour slice has a fused silver label, so every
 question type is generated. Then, per round and on a fresh pipeline run, it times:
 
 - loading the run's samples from the database;
@@ -31,7 +31,7 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db.models import Case, Dataset, Mask, PipelineRun, Semantics, Series, SilverLabel, Slice  # noqa: E402
+from db.models import Case, Dataset, Mask, Semantics, Series, SilverLabel, Slice  # noqa: E402
 from db.session import open_database  # noqa: E402
 from engine.pipeline.runs import open_run  # noqa: E402
 from engine.pipeline.stage_generate import run_generate  # noqa: E402

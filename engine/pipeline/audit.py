@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.pipeline.parsing import extract_json_object
-from engine.pipeline.schema import (ACCEPT, ALLOWED_ACTIONS, AUDITED_FIELDS, DOWNGRADE, ERASE,
-                                    KEEP, REJECT)
+from engine.pipeline.schema import ACCEPT, ALLOWED_ACTIONS, AUDITED_FIELDS, ERASE, KEEP, REJECT
 from engine.pipeline.validation import KEY_ALIASES, apply_modality_rules
 from engine.pipeline.vocabulary import GENERAL_TERMS, MODALITY, T1, T1CE, comparison_key
 

@@ -129,7 +129,8 @@ def _open_items(opened: dict[str, list], item_ids: dict[str, int]) -> list[dict[
     return items
 
 
-def benchmark_file_stats(closed: list[dict[str, Any]], opened: list[dict[str, Any]]) -> dict[str, Any]:
+def benchmark_file_stats(closed: list[dict[str, Any]],
+                         opened: list[dict[str, Any]]) -> dict[str, Any]:
     """Return the counts of exported benchmark items in the form of ``bench stats``."""
     pairs = [pair for item in closed for pair in item["vqa_pairs"]]
     five = [pair for pair in pairs if len(pair["options"]) == 5]
@@ -148,5 +149,6 @@ def benchmark_file_stats(closed: list[dict[str, Any]], opened: list[dict[str, An
         "open_items": len(opened),
         "open_questions": len(open_pairs),
         "open_by_type": dict(Counter(pair["question_type"] for pair in open_pairs).most_common()),
-        "by_class": dict(Counter(item["image_path"].split("/")[0] for item in closed).most_common()),
+        "by_class": dict(Counter(item["image_path"].split("/")[0]
+                                 for item in closed).most_common()),
     }

@@ -213,9 +213,11 @@ def _shape_fact(shape: str, circularity: float, elongation: float) -> str:
     if shape == SHAPE_LABELS[0]:
         return measured + "a circularity below 0.5 is irregular/spiculated."
     if shape == SHAPE_LABELS[1]:
-        return measured + "a circularity of 0.8 or more with an elongation of at most 1.5 is round/oval."
+        return measured + ("a circularity of 0.8 or more with an elongation of at most 1.5 is "
+                           "round/oval.")
     return measured + ("between irregular/spiculated (circularity below 0.5) and round/oval "
-                       "(circularity 0.8 or more, elongation at most 1.5) the outline is lobulated.")
+                       "(circularity 0.8 or more, elongation at most 1.5) the outline is "
+                       "lobulated.")
 
 
 def _spread_fact(spread: str, components: int, dominant_fraction: float) -> str:

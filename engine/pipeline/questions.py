@@ -17,7 +17,6 @@ SHOWN_DISTRACTORS = 3  # options A-D: the answer and three distractors
 METADATA, MASK, SILVER = "metadata", "mask", "silver"
 # The question types of the MM-NeuroOnco v1.0 closed benchmark.
 BENCHMARK_TYPES = ("diagnosis", "modality", "size", "shape", "spread", "location")
-OPEN_TYPES = ("Detail", "Location", "Reasoning")
 
 
 @dataclass(frozen=True)

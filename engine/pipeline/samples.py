@@ -205,12 +205,16 @@ def _sample(series: Series, case: Case, row: Any, mask: MaskFacts | None) -> Sam
         series_kind=series.kind, file_format=series.file_format,
         source_path=series.source_path, volume_index=series.volume_index,
         content_sha256=series.content_sha256,
-        affine=tuple(tuple(float(v) for v in row) for row in series.affine) if series.affine else None,
+        affine=_affine(series.affine),
         slice_axis=series.slice_axis, window=_window(series.intensity),
         image_path=row.image_path, has_mask=bool(row.has_mask or mask is not None),
         width=width, height=height, mask=mask, sample_id="",
     )
     return replace(sample, sample_id=export_image_path(sample))
+
+
+def _affine(affine: list | None) -> tuple[tuple[float, ...], ...] | None:
+    return tuple(tuple(float(v) for v in row) for row in affine) if affine else None
 
 
 def _window(intensity: dict | None) -> tuple[float, float] | None:

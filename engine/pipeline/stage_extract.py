@@ -19,7 +19,8 @@ from db.session import Database
 from engine.errors import InvalidInputError, WorkbenchError
 from engine.pipeline.air import average_information_rate
 from engine.pipeline.images import SliceImages
-from engine.pipeline.labels import RETRIED_STATUSES, RUN_A, RUN_B, status_counts, stored_labels, write_label
+from engine.pipeline.labels import (RETRIED_STATUSES, RUN_A, RUN_B, status_counts,
+                                    stored_labels, write_label)
 from engine.pipeline.model_calls import ModelCall, ModelRequest, ModelUnavailableError, model_caller
 from engine.pipeline.parsing import extract_json_object
 from engine.pipeline.prompts import load_prompt

@@ -60,6 +60,9 @@ def run_split(db: Database, run: RunInfo, samples: list[Sample],
         rows = session.execute(
             select(InstructionSample.split, InstructionSample.kind)
             .where(InstructionSample.pipeline_run_id == run.id)).all()
+    kinds_by_split: dict[str, Counter] = defaultdict(Counter)
+    for split, kind in rows:
+        kinds_by_split[split][kind] += 1
     cases = Counter(assignment.values())
     classes: dict[str, Counter] = defaultdict(Counter)
     for case_id, split in assignment.items():
@@ -68,7 +71,6 @@ def run_split(db: Database, run: RunInfo, samples: list[Sample],
         "benchmark_share": float(run.config["benchmark_share"]),
         "cases": {split: cases.get(split, 0) for split in SPLITS},
         "slices": {split: len(slices_by_split[split]) for split in SPLITS},
-        "instructions": {split: dict(sorted(Counter(kind for s, kind in rows if s == split).items()))
-                         for split in SPLITS},
+        "instructions": {split: dict(sorted(kinds_by_split[split].items())) for split in SPLITS},
         "cases_by_class": {split: dict(sorted(classes[split].items())) for split in SPLITS},
     }

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 STAGES = ("description", "extract-a", "extract-b", "fuse", "audit", "generate", "split",
           "export")
-MODEL_STAGES = ("extract-a", "extract-b", "audit")
 ALIASES = {"extract": ("extract-a", "extract-b"), "all": STAGES}
 INSTRUCTIONS_FOLDER, BENCHMARK_FOLDER = "instructions", "benchmark"
 
