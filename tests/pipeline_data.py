@@ -99,7 +99,8 @@ def _add_volume_semantics(session, series, mask, labels, affine) -> None:  # noq
             session.add(_semantics_row(slices[index].id, mask.id, region, semantics))
 
 
-def _semantics_row(slice_id: int, mask_id: int, region: str, semantics) -> Semantics:  # noqa: ANN001
+def _semantics_row(slice_id: int, mask_id: int, region: str,
+                   semantics) -> Semantics:  # noqa: ANN001 - MaskSemantics
     return Semantics(slice_id=slice_id, mask_id=mask_id, region=region, is_empty=False,
                      size=semantics.size, shape=semantics.shape, spread=semantics.spread,
                      location=semantics.location, area_px=semantics.area_px,
@@ -154,7 +155,8 @@ def build_mm_tree(db, root: Path, mricron: Path, counts: dict[str, int], name: s
                 image = np.ascontiguousarray(np.rot90(volume[:, :, 40 + number % 100]))
                 relative = f"{folder}/{number}.png"
                 cv2.imwrite(str(root / relative), image)
-                case = get_or_create_case(session, dataset, f"mm-{number}", tumour_type=tumour_class,
+                case = get_or_create_case(session, dataset, f"mm-{number}",
+                                          tumour_type=tumour_class,
                                           source="05" if healthy else "10")
                 series = add_series(session, case, _image_volume(root / relative), modality="T1",
                                     image_path=relative)

@@ -42,7 +42,8 @@ def test_field_actions(field, action, after):
                                             ("Irregular", "Irregular/Lobulated"),
                                             ("Lobulated", "Irregular/Lobulated")])
 def test_shape_downgrade_general_terms(shape, general):
-    assert audited({"shape": "DOWNGRADE"}, fields=dict(FUSED, shape=shape)).fields["shape"] == general
+    outcome = audited({"shape": "DOWNGRADE"}, fields=dict(FUSED, shape=shape))
+    assert outcome.fields["shape"] == general
 
 
 def test_oedema_downgrade_gives_present():

@@ -47,7 +47,8 @@ def instruction_rows(db, run_id):  # noqa: ANN001
     with db.session() as session:
         return session.execute(
             select(InstructionSample.slice_id, InstructionSample.kind, InstructionSample.split,
-                   InstructionSample.question_type, InstructionSample.meta, Case.id, Case.tumour_type)
+                   InstructionSample.question_type, InstructionSample.meta, Case.id,
+                   Case.tumour_type)
             .join(Slice, Slice.id == InstructionSample.slice_id)
             .join(Series, Series.id == Slice.series_id)
             .join(Case, Case.id == Series.case_id)
@@ -119,7 +120,8 @@ def test_splits_keep_cases_apart(data):
     for row in rows:
         splits_by_case[row.id].add(row.split)
     assert all(len(splits) == 1 for splits in splits_by_case.values())
-    assert {split for splits in splits_by_case.values() for split in splits} == {"train", "benchmark"}
+    used = {split for splits in splits_by_case.values() for split in splits}
+    assert used == {"train", "benchmark"}
 
     benchmark_cases = Counter(row.tumour_type for row in {(r.id, r.tumour_type): r for r in rows
                                                           if r.split == "benchmark"}.values())
@@ -152,9 +154,11 @@ def test_volume_run_writes_descriptions_images_and_jsonl(data, tmp_path):
             if not image_path.exists():
                 continue
             image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
-            assert image.dtype == np.uint8 and image.shape == (sample.height, sample.width)
+            assert image.dtype == np.uint8
+            assert image.shape == (sample.height, sample.width)
             if sample.mask is not None:
-                mask = cv2.imread(str(image_path).replace(".png", "_mask.png"), cv2.IMREAD_UNCHANGED)
+                mask_path = str(image_path).replace(".png", "_mask.png")
+                mask = cv2.imread(mask_path, cv2.IMREAD_UNCHANGED)
                 assert set(np.unique(mask)) == {0, 255}
                 assert int((mask > 0).sum()) == sample.mask.area_px
 
@@ -168,8 +172,10 @@ def test_volume_run_writes_descriptions_images_and_jsonl(data, tmp_path):
         for line in lines:
             record = json.loads(line)
             user, assistant = record["messages"]
-            assert user["role"] == "user" and user["content"].startswith("<image>\n")
-            assert assistant["role"] == "assistant" and assistant["content"]
+            assert user["role"] == "user"
+            assert user["content"].startswith("<image>\n")
+            assert assistant["role"] == "assistant"
+            assert assistant["content"]
             assert (tmp_path / "instructions" / record["images"][0]).is_file()
             if "closed_cot" in entry["file_name"]:
                 assert assistant["content"].startswith("Final: ")
@@ -320,7 +326,8 @@ def test_full_pipeline_with_recorded_replies(data, tmp_path):
     assert stages["extract-b"]["statuses"] == {"ok": 6}
     fuse = stages["fuse"]
     assert (fuse["kept"], fuse["healthy"], fuse["dropped"]) == (3, 1, 2)
-    assert fuse["dropped_single_lesion"] == 1 and fuse["dropped_modality_conflict"] == 1
+    assert fuse["dropped_single_lesion"] == 1
+    assert fuse["dropped_modality_conflict"] == 1
     assert fuse["conflicting"] == 3  # glioma-2, meningioma-1 (dropped) and meningioma-2
     assert stages["audit"]["statuses"] == {"accepted": 2, "rejected": 1}
 

@@ -92,9 +92,11 @@ def test_silver_signs_questions():
                  shape="Oval", margins="Ill-defined", texture="Homogeneous", enhancement="Ring",
                  signal_intensity="Hyperintense")
     questions = by_type(closed_questions(sample(), signs, "audited", MIMICS, seed=0))
-    assert questions["shape"].answer == "Oval" and questions["shape"].source == "silver"
+    assert questions["shape"].answer == "Oval"
+    assert questions["shape"].source == "silver"
     assert questions["location"].answer == "Lower-Right Region"
-    assert questions["margins"].binary and questions["margins"].distractors == ("Well-circumscribed",)
+    assert questions["margins"].binary
+    assert questions["margins"].distractors == ("Well-circumscribed",)
     assert questions["texture"].binary
     assert "No enhancement" in questions["enhancement"].distractors
     assert len(questions["enhancement"].distractors) == 4
@@ -151,9 +153,11 @@ def test_open_questions_order_and_numbers():
     answers = {q.aspect: q.reference_answer for q in questions}
     assert "2.31% of the image area" in answers["size"]
     assert "x=61, y=51" in answers["location"]
-    assert "circularity of 0.61" in answers["shape"] and "elongation of 1.27" in answers["shape"]
+    assert "circularity of 0.61" in answers["shape"]
+    assert "elongation of 1.27" in answers["shape"]
     assert "solitary" in answers["spread"]
-    assert "glioma" in answers["reasoning"] and "2.31%" in answers["reasoning"]
+    assert "glioma" in answers["reasoning"]
+    assert "2.31%" in answers["reasoning"]
     for question in questions:
         expected = [word for word in KEYWORD_VOCABULARY
                     if word in question.reference_answer.lower()]
@@ -189,7 +193,8 @@ def test_mimic_table_rules():
     assert MIMICS.diagnosis("pituitary").mimics[:2] == ("Craniopharyngioma", "Rathke cleft cyst")
     lymphoma = MIMICS.diagnosis("lymphoma")
     assert lymphoma.answer == "Lymphoma"
-    assert "Lymphoma" not in lymphoma.mimics and len(lymphoma.mimics) >= 4
+    assert "Lymphoma" not in lymphoma.mimics
+    assert len(lymphoma.mimics) >= 4
 
 
 def test_stem_variants_follow_the_seed():

@@ -98,7 +98,9 @@ def test_null_words_are_abstentions_without_notes():
     raw = dict(GOOD, shape="none", margins="N/A", texture="not assessable", modality="unknown",
                enhancement=None, signal_intensity=None)
     fields, notes = validate_label(raw)
-    assert fields["shape"] is None and fields["margins"] is None and fields["texture"] is None
+    assert fields["shape"] is None
+    assert fields["margins"] is None
+    assert fields["texture"] is None
     assert fields["modality"] == "unknown"
     assert notes == []
 

@@ -81,7 +81,8 @@ def reviewed(db):
         session.flush()
         ana = lambda field: ReviewTarget("silver_label", silver.id, field)  # noqa: E731
         record_review(session, ana("shape"), "ana", "agree")
-        record_review(session, ana("margins"), "ana", "disagree", corrected_label="Well-circumscribed")
+        record_review(session, ana("margins"), "ana", "disagree",
+                      corrected_label="Well-circumscribed")
         record_review(session, ana("enhancement"), "ana", "disagree")
         record_review(session, ana("texture"), "ana", "disagree", corrected_label="Heterogeneous")
         record_review(session, ana("oedema"), "ana", "agree")
