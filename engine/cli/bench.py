@@ -8,6 +8,8 @@ import importlib
 BENCH_MODULES = (
     "engine.cli.bench_import",
     "engine.cli.bench_sessions",
+    "engine.cli.bench_runs",
+    "engine.cli.bench_results",
 )
 
 

@@ -18,6 +18,7 @@ from engine.errors import WorkbenchError
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parsers.
 COMMAND_MODULES = (
     "engine.cli.imports",
+    "engine.cli.datasets",
     "engine.cli.semantics",
     "engine.cli.bench",
     "engine.cli.pipeline",

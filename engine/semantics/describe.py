@@ -24,20 +24,26 @@ UNKNOWN_TYPE_NOTE = " The specific tumor type is not labeled."
 GENERIC_TYPE_NOTE = " The specific histological subtype is not specified."
 NO_MASK_SENTENCE = (" No segmentation mask is available, so detailed morphological features"
                     " (size, shape, location) cannot be determined.")
+# Not in the published template, which describes single 2D images: a slice of a masked
+# volume on which the mask has no lesion.
+NO_LESION_ON_SLICE_SENTENCE = " The segmentation mask shows no lesion on this slice."
 
 SEMANTICS_KEYS = ("size", "shape", "spread", "location")
 
 
 def coarse_description(tumor_type: str | None, modality: str | None,
-                       semantics: MaskSemantics | Mapping[str, str] | None) -> str:
+                       semantics: MaskSemantics | Mapping[str, str] | None,
+                       mask_available: bool | None = None) -> str:
     """Build the coarse description of one image.
 
     ``tumor_type`` is a class name such as "glioma", "tumor" or "healthy". None, a blank
     string or an unknown value such as "unknown" mean the type is not labelled.
     ``modality`` is a modality name, or None, blank or "unknown" when it is not known.
     ``semantics`` are the mask semantics or a mapping with their four labels, or None when
-    no mask is available. Healthy images get no morphology sentence. Raises
-    InvalidInputError when a semantics mapping lacks one of the four labels.
+    no mask is available. ``mask_available`` True with no semantics means a mask exists
+    but shows no lesion on this slice (a slice of a volume). Healthy images get no
+    morphology sentence. Raises InvalidInputError when a semantics mapping lacks one of the
+    four labels.
     """
     opening, modality_note = _opening(modality)
     type_text = "" if tumor_type is None else str(tumor_type).strip()
@@ -52,7 +58,11 @@ def coarse_description(tumor_type: str | None, modality: str | None,
         finding, type_note = "a brain tumor", GENERIC_TYPE_NOTE
     else:
         finding, type_note = f"signs of {type_text.title()}", ""
-    return f"{opening} showing {finding}.{modality_note}{type_note}{_morphology(semantics)}"
+    if not semantics and mask_available:
+        morphology = NO_LESION_ON_SLICE_SENTENCE
+    else:
+        morphology = _morphology(semantics)
+    return f"{opening} showing {finding}.{modality_note}{type_note}{morphology}"
 
 
 def _opening(modality: str | None) -> tuple[str, str]:

@@ -1,0 +1,67 @@
+"""The demo study: a real Colin27 T1 volume with a synthetic lesion label map.
+
+Created by ``neuroonco demo`` and on the application's first launch, so a fresh
+installation has something real to open without gated data. The lesion is synthetic and
+marked so (``Mask.is_synthetic``, ``Dataset.is_synthetic`` and the dataset description);
+the case's tumour type is the generic "tumor" class, because the lesion has no histology.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from db.models import Case, Dataset, Mask
+from db.session import Database
+from engine.progress import NullProgress, Progress
+from resources import RESOURCES_DIR
+
+log = logging.getLogger(__name__)
+
+DEMO_DATASET = "Demo: Colin27 T1 with synthetic lesion"
+DEMO_DIR = RESOURCES_DIR / "demo"
+DEMO_T1 = DEMO_DIR / "colin27_t1.nii.gz"
+DEMO_MASK = DEMO_DIR / "synthetic_lesion_seg.nii.gz"
+DEMO_DESCRIPTION = (
+    "Real T1-weighted brain MRI (Colin27 template, BSD-3-Clause, via Debian's mricron-data) "
+    "with a SYNTHETIC lesion label map (1 necrotic core, 2 oedema, 4 enhancing tumour). The "
+    "lesion is not a finding: the image shows healthy tissue under it."
+)
+DEMO_TUMOUR_TYPE = "tumor"
+
+
+@dataclass
+class DemoResult:
+    dataset_id: int
+    created: bool
+
+
+def demo_dataset_id(db: Database) -> int | None:
+    with db.session() as session:
+        return session.scalar(select(Dataset.id).where(Dataset.name == DEMO_DATASET))
+
+
+def create_demo(db: Database, progress: Progress | None = None) -> DemoResult:
+    """Import the demo study and compute its semantics, unless it already exists."""
+    from engine.io.importer import import_paths
+    from engine.semantics.store import compute_dataset
+
+    progress = progress or NullProgress()
+    existing = demo_dataset_id(db)
+    if existing is not None:
+        return DemoResult(existing, created=False)
+    import_paths(db, [DEMO_T1], dataset=DEMO_DATASET, masks=[DEMO_MASK], progress=progress)
+    with db.session(write=True) as session:
+        dataset = session.scalar(select(Dataset).where(Dataset.name == DEMO_DATASET))
+        dataset.description = DEMO_DESCRIPTION
+        dataset.is_synthetic = True
+        case_ids = select(Case.id).where(Case.dataset_id == dataset.id)
+        session.execute(update(Case).where(Case.id.in_(case_ids))
+                        .values(tumour_type=DEMO_TUMOUR_TYPE, pseudonym="colin27"))
+        session.execute(update(Mask).where(Mask.case_id.in_(case_ids)).values(is_synthetic=True))
+        dataset_id = dataset.id
+    compute_dataset(db, dataset_id, progress)
+    log.info("created the demo study as dataset %d", dataset_id)
+    return DemoResult(dataset_id, created=True)
