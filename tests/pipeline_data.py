@@ -7,24 +7,25 @@
   ``<class>/<NN>_t1[_mask]/<n>.png`` with a drawn mask ``<n>_mask.png`` beside each tumour
   image.
 
-Rows are written through ``engine.io.store`` and the semantics computed with
-``engine.semantics``, as the importers do.
+Images are loaded with the importers' loaders, rows written through ``engine.io.store``,
+and the semantics and coarse descriptions computed and stored by
+``engine.semantics.store.compute_dataset``, as after an import.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
 import nibabel as nib
 import numpy as np
 
-from db.models import Mask, Semantics, Slice
+from db.models import Mask, Slice
+from engine.io.image2d import load_image
+from engine.io.nifti import load_nifti
 from engine.io.store import add_series, get_or_create_case, get_or_create_dataset
-from engine.io.volume import Volume, sha256_file
-from engine.semantics.rules import mask_semantics
-from engine.semantics.volume import slice_semantics
+from engine.io.volume import sha256_file
+from engine.semantics.store import compute_dataset
 
 # (pseudonym, tumour type, lesion centre in voxels or None for a healthy case)
 VOLUME_CASES = (
@@ -35,14 +36,6 @@ VOLUME_CASES = (
     ("vol-meningioma-2", "meningioma", (110, 140, 85)),
     ("vol-healthy-1", "healthy", None),
 )
-
-
-def ch2_volume(mricron: Path, modality: str = "T1") -> Volume:
-    path = mricron / "ch2.nii.gz"
-    image = nib.load(path)
-    return Volume(data=np.asarray(image.dataobj, dtype=np.float32), affine=image.affine,
-                  source_path=path, content_sha256=sha256_file(path), file_format="nifti",
-                  modality=modality)
 
 
 def lesion_labels(shape: tuple[int, ...], centre: tuple[int, int, int], seed: int) -> np.ndarray:
@@ -63,7 +56,7 @@ def lesion_labels(shape: tuple[int, ...], centre: tuple[int, int, int], seed: in
 def build_volume_dataset(db, folder: Path, mricron: Path, name: str = "volumes",
                          cases=VOLUME_CASES) -> dict[str, int]:  # noqa: ANN001 - a Database
     """Insert the volume cases; return {pseudonym: case id}."""
-    volume = ch2_volume(mricron)
+    volume = load_nifti(mricron / "ch2.nii.gz")
     folder.mkdir(parents=True, exist_ok=True)
     ids = {}
     with db.session(write=True) as session:
@@ -84,30 +77,19 @@ def build_volume_dataset(db, folder: Path, mricron: Path, name: str = "volumes",
                         label_names={"1": "necrotic core", "2": "oedema", "4": "enhancing tumour"},
                         is_synthetic=True)
             session.add(mask)
-            session.flush()
-            _add_volume_semantics(session, series, mask, labels, volume.affine)
+            _mark_mask_slices(session, series, labels)
+        dataset_id = dataset.id
+    compute_dataset(db, dataset_id)
     return ids
 
 
-def _add_volume_semantics(session, series, mask, labels, affine) -> None:  # noqa: ANN001
-    slices = {row.index: row for row in session.query(Slice).filter_by(series_id=series.id)}
-    for region, per_slice in slice_semantics(labels, affine).items():
-        for index, semantics in enumerate(per_slice):
-            if semantics is None:
-                continue
-            slices[index].has_mask = True
-            session.add(_semantics_row(slices[index].id, mask.id, region, semantics))
-
-
-def _semantics_row(slice_id: int, mask_id: int, region: str,
-                   semantics) -> Semantics:  # noqa: ANN001 - MaskSemantics
-    return Semantics(slice_id=slice_id, mask_id=mask_id, region=region, is_empty=False,
-                     size=semantics.size, shape=semantics.shape, spread=semantics.spread,
-                     location=semantics.location, area_px=semantics.area_px,
-                     area_ratio=semantics.area_ratio, circularity=semantics.circularity,
-                     elongation=semantics.elongation, components=semantics.components,
-                     dominant_fraction=semantics.dominant_fraction,
-                     centroid_x=semantics.centroid[0], centroid_y=semantics.centroid[1])
+def _mark_mask_slices(session, series, labels: np.ndarray) -> None:  # noqa: ANN001
+    """Set ``has_mask`` on the axial slices that contain a label, as the importer does."""
+    other_axes = tuple(axis for axis in range(3) if axis != series.slice_axis)
+    indices = np.flatnonzero(labels.any(axis=other_axes)).tolist()
+    for row in session.query(Slice).filter(Slice.series_id == series.id,
+                                           Slice.index.in_(indices)):
+        row.has_mask = True
 
 
 def draw_mask(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -158,33 +140,23 @@ def build_mm_tree(db, root: Path, mricron: Path, counts: dict[str, int], name: s
                 case = get_or_create_case(session, dataset, f"mm-{number}",
                                           tumour_type=tumour_class,
                                           source="05" if healthy else "10")
-                series = add_series(session, case, _image_volume(root / relative), modality="T1",
+                series = add_series(session, case, load_image(root / relative), modality="T1",
                                     image_path=relative)
                 ids[relative] = case.id
                 if not healthy:
                     _add_image_mask(session, case, series, root, relative,
                                     draw_mask(image.shape, rng))
+        dataset_id = dataset.id
+    compute_dataset(db, dataset_id)
     return ids
-
-
-def _image_volume(path: Path) -> Volume:
-    data = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).astype(np.float32)
-    return Volume(data=data, affine=np.eye(4), source_path=path,
-                  content_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), file_format="png",
-                  modality="T1", has_geometry=False)
 
 
 def _add_image_mask(session, case, series, root: Path, relative: str,  # noqa: ANN001
                     mask: np.ndarray) -> None:
     path = root / relative.replace(".png", "_mask.png")
     cv2.imwrite(str(path), mask)
-    row = Mask(case_id=case.id, reference_series_id=series.id, kind="binary-image",
-               file_format="png", source_path=str(path), content_sha256=sha256_file(path),
-               shape=list(mask.shape))
-    session.add(row)
-    session.flush()
+    session.add(Mask(case_id=case.id, reference_series_id=series.id, kind="binary-image",
+                     file_format="png", source_path=str(path), content_sha256=sha256_file(path),
+                     shape=list(mask.shape)))
     slice_row = session.query(Slice).filter_by(series_id=series.id).one()
-    semantics = mask_semantics(mask)
-    slice_row.has_mask = semantics is not None
-    if semantics is not None:
-        session.add(_semantics_row(slice_row.id, row.id, "whole", semantics))
+    slice_row.has_mask = True

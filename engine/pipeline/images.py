@@ -138,12 +138,12 @@ def _load_nifti(path: Path):  # noqa: ANN202 - a nibabel image
 
 
 def _read_nifti(path: Path, volume_index: int) -> np.ndarray:
-    data = np.asanyarray(_load_nifti(path).dataobj)
-    if data.ndim == 4:
-        data = data[..., volume_index]
-    if data.ndim != 3:
-        raise InvalidInputError(f"'{path}' has shape {data.shape}; a volume series needs 3D data")
-    return np.asarray(data, dtype=np.float32)
+    from engine.io.nifti import load_nifti
+
+    if not path.is_file():
+        raise NotFoundError(f"NIfTI file '{path}' not found; the dataset's files have moved "
+                            "or were deleted")
+    return load_nifti(path, volume_index).data
 
 
 def _read_dicom(sample: Sample) -> np.ndarray:

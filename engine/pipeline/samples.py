@@ -127,7 +127,7 @@ def load_samples(session: Session, dataset_name: str, selection: str = "largest"
     dataset = session.scalar(select(Dataset).where(Dataset.name == dataset_name))
     if dataset is None:
         raise NotFoundError(f"dataset '{dataset_name}' not found; list datasets with "
-                            "'neuroonco datasets' or import one first")
+                            "'neuroonco datasets list' or import one first")
 
     series_rows = session.execute(
         select(Series, Case).join(Case, Case.id == Series.case_id)

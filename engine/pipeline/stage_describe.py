@@ -1,7 +1,8 @@
 """Stage 1: the coarse description of every sample, stored in ``Slice.coarse_description``.
 
 The description is the MM-NeuroOnco template sentence from the case's tumour type, the
-series' modality and the slice's whole-lesion mask semantics. Rerunning the stage writes
+series' modality and the slice's whole-lesion mask semantics (the same text that
+computing a dataset's semantics writes for every slice). Rerunning the stage writes
 the same text again, so an interrupted run resumes by running it again.
 """
 
@@ -27,7 +28,7 @@ def describe_sample(sample: Sample) -> str:
     if sample.mask is not None:
         semantics = {"size": sample.mask.size, "shape": sample.mask.shape,
                      "spread": sample.mask.spread, "location": sample.mask.location}
-    return coarse_description(sample.tumour_type, sample.modality, semantics)
+    return coarse_description(sample.tumour_type, sample.modality, semantics, sample.has_mask)
 
 
 def run_describe(db: Database, run: RunInfo, samples: list[Sample],
