@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "engine.cli.datasets",
     "engine.cli.semantics",
     "engine.cli.bench",
+    "engine.cli.pipeline",
+    "engine.cli.export",
     "engine.cli.jobs",
     "engine.cli.demo",
     "engine.cli.gui",
