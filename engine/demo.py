@@ -4,6 +4,11 @@ Created by ``neuroonco demo`` and on the application's first launch, so a fresh
 installation has something real to open without gated data. The lesion is synthetic and
 marked so (``Mask.is_synthetic``, ``Dataset.is_synthetic`` and the dataset description);
 the case's tumour type is the generic "tumor" class, because the lesion has no histology.
+
+The demo also gets a small benchmark in the MM-NeuroOnco v1.0 schema, generated from the
+mask semantics by the instruction pipeline without any model (every third lesion slice,
+rendered to PNG with its mask under ``<data dir>/demo-benchmark``), so a benchmark session
+such as ``baseline:semantics-oracle`` runs on a fresh installation.
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ DEMO_DESCRIPTION = (
     "lesion is not a finding: the image shows healthy tissue under it."
 )
 DEMO_TUMOUR_TYPE = "tumor"
+DEMO_BENCHMARK = "Demo benchmark"
+DEMO_PIPELINE_RUN = "demo-pipeline"
+DEMO_SLICE_STEP = 3
 
 
 @dataclass
 class DemoResult:
     dataset_id: int
     created: bool
+    benchmark: str | None = None
 
 
 def demo_dataset_id(db: Database) -> int | None:
@@ -51,7 +60,7 @@ def create_demo(db: Database, progress: Progress | None = None) -> DemoResult:
     progress = progress or NullProgress()
     existing = demo_dataset_id(db)
     if existing is not None:
-        return DemoResult(existing, created=False)
+        return DemoResult(existing, created=False, benchmark=_demo_benchmark_name(db))
     import_paths(db, [DEMO_T1], dataset=DEMO_DATASET, masks=[DEMO_MASK], progress=progress)
     with db.session(write=True) as session:
         dataset = session.scalar(select(Dataset).where(Dataset.name == DEMO_DATASET))
@@ -63,5 +72,38 @@ def create_demo(db: Database, progress: Progress | None = None) -> DemoResult:
         session.execute(update(Mask).where(Mask.case_id.in_(case_ids)).values(is_synthetic=True))
         dataset_id = dataset.id
     compute_dataset(db, dataset_id, progress)
+    create_demo_benchmark(db, progress)
     log.info("created the demo study as dataset %d", dataset_id)
-    return DemoResult(dataset_id, created=True)
+    return DemoResult(dataset_id, created=True, benchmark=DEMO_BENCHMARK)
+
+
+def _demo_benchmark_name(db: Database) -> str | None:
+    from db.models import Benchmark
+
+    with db.session() as session:
+        return session.scalar(select(Benchmark.name).where(Benchmark.name == DEMO_BENCHMARK))
+
+
+def create_demo_benchmark(db: Database, progress: Progress | None = None) -> str:
+    """Generate, export and import the demo benchmark; return its name.
+
+    Runs the model-free pipeline stages (description, generate, split with every case in
+    the benchmark split) on the demo dataset, exports the benchmark with its images under
+    the data folder, and imports it with that folder as data root, which links its items
+    to the exported slices.
+    """
+    from db.session import data_dir
+    from engine.bench.importer import import_benchmark
+    from engine.pipeline.export_benchmark import export_benchmark
+    from engine.pipeline.runs import open_run
+    from engine.pipeline.stages import StageOptions, run_samples, run_stages
+
+    progress = progress or NullProgress()
+    options = {"benchmark_share": 1.0, "selection": "lesion", "slice_step": DEMO_SLICE_STEP}
+    run = open_run(db, DEMO_PIPELINE_RUN, DEMO_DATASET, options)
+    run_stages(db, run.name, ["description", "generate", "split"], progress, StageOptions())
+    folder = data_dir() / "demo-benchmark"
+    export_benchmark(db, run, run_samples(db, run), folder, progress=progress)
+    import_benchmark(db, folder / "benchmark_closed.json", folder / "benchmark_open.json",
+                     data_root=folder, name=DEMO_BENCHMARK, progress=progress)
+    return DEMO_BENCHMARK

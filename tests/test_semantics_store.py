@@ -145,3 +145,23 @@ def test_demo_study(db_url):
     deleted = run_cli(db_url, "datasets", "delete", row["name"])
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(run_cli(db_url, "datasets", "list", "--json").stdout) == []
+
+
+def test_demo_benchmark_oracle_session(db_url):
+    created = run_cli(db_url, "demo", "--json")
+    assert json.loads(created.stdout)["benchmark"] == "Demo benchmark"
+    stats = json.loads(run_cli(db_url, "bench", "stats", "Demo benchmark", "--json").stdout)
+    assert stats["items"] == 13 and stats["images_missing"] == 0
+    assert stats["traps"] > 0
+
+    session = run_cli(db_url, "bench", "run", "--benchmark", "Demo benchmark",
+                      "--model", "baseline:semantics-oracle", "--setting", "rejection-aware",
+                      "--name", "oracle")
+    assert session.returncode == 0, session.stderr
+    metrics = json.loads(run_cli(db_url, "bench", "metrics", "oracle", "--json").stdout)
+    closed = metrics["closed"] if "closed" in metrics else metrics
+    by_type = closed["by_type"]
+    # The oracle reads the same mask semantics the questions were generated from.
+    for question_type in ("size", "shape", "spread", "location"):
+        assert by_type[question_type]["accuracy"] == 1.0, question_type
+    assert by_type["diagnosis"]["correct"] == 0  # it abstains on diagnosis

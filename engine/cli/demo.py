@@ -21,9 +21,11 @@ def _demo(args: argparse.Namespace) -> int:
         result = create_demo(database(args), progress)
     if args.json:
         print_json({"dataset": DEMO_DATASET, "dataset_id": result.dataset_id,
-                    "created": result.created})
+                    "created": result.created, "benchmark": result.benchmark})
     elif result.created:
-        print(f"created dataset '{DEMO_DATASET}'")
+        print(f"created dataset '{DEMO_DATASET}' and benchmark '{result.benchmark}'")
+        print(f"try: neuroonco bench run --benchmark '{result.benchmark}' "
+              "--model baseline:semantics-oracle")
     else:
         print(f"dataset '{DEMO_DATASET}' already exists")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -85,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``neuroonco ... | head``): stop quietly.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - suppresses the flush at exit
+        return 0
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure as one line
         if args.debug:
             raise
