@@ -9,6 +9,7 @@
 # Environment:
 #   PYTHON        interpreter to build the environment from (default: python3.11, else python3)
 #   TORCH_SPEC    torch requirement (default: torch==2.13.0, the CPU wheel); see docs/gpu.md
+#   TORCH_INDEX_URL  package index for torch, e.g. a CUDA wheel index (docs/gpu.md)
 #   CMAKE_ARGS    passed to the llama-cpp-python build, e.g. -DGGML_CUDA=on (docs/gpu.md)
 set -euo pipefail
 
@@ -16,7 +17,7 @@ launch=1
 for arg in "$@"; do
   case "$arg" in
     --no-launch) launch=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "error: unknown option '$arg'; use --no-launch or --help" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +42,11 @@ echo "== creating .venv with $("$python" -V 2>&1)"
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 echo "== installing $torch_spec"
-"${pip[@]}" install "$torch_spec"
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  "${pip[@]}" install "$torch_spec" --index-url "$TORCH_INDEX_URL"
+else
+  "${pip[@]}" install "$torch_spec"
+fi
 
 # llama-cpp-python is published as a source distribution only. Keep the sdist: its
 # vendored llama.cpp holds convert_hf_to_gguf.py, which the engine uses to turn merged

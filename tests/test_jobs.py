@@ -144,3 +144,59 @@ def test_jobs_cli_list_and_log(db, db_url):
     missing = run_cli(db_url, "jobs", "log", "999")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "error: job 999 not found; list jobs with 'neuroonco jobs list'"
+
+
+def test_progress_inside_own_write_transaction(db):
+    """A job that reports progress while it holds the SQLite write lock must not stall."""
+    from db.models import Dataset
+    from engine.jobs.registry import job_kind
+
+    @job_kind("test.progress_in_transaction")
+    def _job(database, params, progress):
+        progress.start(3, "writing")
+        with database.session(write=True) as session:
+            session.add(Dataset(name="written under progress"))
+            session.flush()
+            for _ in range(3):
+                time.sleep(0.3)
+                progress.log("one unit")
+                progress.advance()
+        return {"ok": True}
+
+    job_id = queue.submit(db, "test.progress_in_transaction")
+    queue.claim_next(db, "w1")
+    assert run_job(db, job_id) == "succeeded"
+    job = queue.get_job(db, job_id)
+    assert job.progress_done == 3
+    # Lines skipped while the lock was held are written by the final flush.
+    assert job.log.count("one unit") == 3
+
+
+def test_supervisor_starts_and_stops_worker(db):
+    from engine.jobs.supervisor import WorkerSupervisor
+
+    supervisor = WorkerSupervisor(db)
+    assert supervisor.ensure_worker() is True
+    _wait_for(lambda: queue.alive_workers(db))
+    # A live worker is reused, not duplicated.
+    assert supervisor.ensure_worker() is False
+    assert WorkerSupervisor(db).ensure_worker() is False
+    job_id = queue.submit(db, "selftest.count", {"total": 2, "interval": 0.01})
+    _wait_for(lambda: _state(db, job_id) == "succeeded")
+    assert supervisor.shutdown() == "stopped"
+    assert supervisor.process.returncode == 0
+
+
+def test_supervisor_leaves_busy_worker_running(db):
+    from engine.jobs.supervisor import WorkerSupervisor
+
+    supervisor = WorkerSupervisor(db)
+    supervisor.ensure_worker()
+    job_id = queue.submit(db, "selftest.count", {"total": 1000, "interval": 0.05})
+    _wait_for(lambda: _state(db, job_id) == "running")
+    assert supervisor.shutdown() == "left running"
+    assert supervisor.process.poll() is None
+    queue.cancel(db, job_id)
+    _wait_for(lambda: _state(db, job_id) == "cancelled")
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.process.wait(timeout=30) == 0

@@ -20,6 +20,7 @@ KIND_MODULES = (
     "engine.io.jobs",
     "engine.semantics.jobs",
     "engine.inference.jobs",
+    "engine.bench.jobs",
 )
 
 
