@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "engine.cli.bench",
     "engine.cli.jobs",
     "engine.cli.models",
+    "engine.cli.finetune",
     "engine.cli.demo",
     "engine.cli.gui",
     "engine.cli.db",
