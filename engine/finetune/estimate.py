@@ -67,7 +67,7 @@ class ModelFacts:
 
 @dataclass(frozen=True)
 class Estimate:
-    """Memory per process (GiB) and time (seconds); ``notes`` say how they were computed."""
+    """Memory per process (GiB) and time (seconds); ``notes`` describe how they were computed."""
 
     weights_gib: float
     trainable_gib: float

@@ -118,6 +118,11 @@ def merge_checkpoint(db: Database, run_ref: int | str, out_dir: str | Path, step
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and any(out.iterdir()):
         raise InvalidInputError(f"output folder {out} is not empty; choose a new folder")
+    if gguf:
+        # Fail before the merge, so a missing converter leaves no merged folder behind.
+        from engine.inference.gguf_convert import converter_dir
+
+        converter_dir()
     if run.settings.method == "qlora":
         log.warning("run %s trained against a 4-bit base; the merge uses the full-precision base, "
                     "so the merged model differs slightly from what was trained", run.name)

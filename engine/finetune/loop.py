@@ -1,8 +1,8 @@
 """The training loop: AdamW, warm-up schedule, gradient accumulation, validation, checkpoints.
 
 The loop is written out (not the Hugging Face Trainer) so that a resumed run reproduces
-the uninterrupted one: the data order is a function of seed and step
-(:mod:`engine.finetune.order`), and a checkpoint holds adapter, optimizer, scheduler,
+the uninterrupted one. The data order is a function of seed and step
+(:mod:`engine.finetune.order`). A checkpoint contains adapter, optimizer, scheduler,
 gradient scaler and every process's random number generator states. On the CPU a run
 resumed at step k computes bit-identical losses from step k + 1 on (the tests check
 this); CUDA kernels that are not deterministic can make the two differ in the last bits.
@@ -52,7 +52,7 @@ class MetricRow:
 
 
 class Reporter(Protocol):
-    """Where the loop sends what happens; only rank 0's reporter is called."""
+    """Receiver of metric rows, saved checkpoints and cancel checks (rank 0 only)."""
 
     def metrics(self, row: MetricRow) -> None: ...
 
@@ -154,6 +154,7 @@ class Trainer:
 
             cancel = self.group.broadcast_flag(
                 self.group.is_main and self.reporter is not None and self.reporter.cancel_requested())
+            cancel = cancel and not is_last  # a cancel that arrives with the last step changes nothing
             if cancel and not save:
                 if self.val_samples and val_loss is None:
                     val_loss = self.evaluate()
@@ -213,13 +214,13 @@ class Trainer:
 
         inputs = self._to_device(batch.inputs)
         labels = batch.labels.to(self.device)
-        autocast = torch.autocast(self.device_type, dtype=self.input_dtype,
-                                  enabled=self.config.precision != "fp32")
+        autocast = (contextlib.nullcontext() if self.config.precision == "fp32"
+                    else torch.autocast(self.device_type, dtype=self.input_dtype))
         with autocast:
             logits = model(**inputs).logits
-        shifted = logits[:, :-1].float()
-        targets = labels[:, 1:]
-        return F.cross_entropy(shifted.reshape(-1, shifted.shape[-1]), targets.reshape(-1),
+        # Shifting the labels left (instead of slicing the logits) avoids copying the logits.
+        targets = F.pad(labels, (0, 1), value=IGNORE_INDEX)[:, 1:]
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                ignore_index=IGNORE_INDEX, reduction="sum")
 
     def _to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:

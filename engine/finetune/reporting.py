@@ -32,6 +32,7 @@ class DatabaseReporter:
         self.flush_interval_s = flush_interval_s
         self._pending: list[MetricRow] = []
         self._last_flush = time.monotonic()
+        self._cancel_query = select(TrainingRun.cancel_requested).where(TrainingRun.id == run_id)
 
     def metrics(self, row: MetricRow) -> None:
         self._pending.append(row)
@@ -43,9 +44,10 @@ class DatabaseReporter:
         record_checkpoint(self.db, self.run_id, checkpoint)
 
     def cancel_requested(self) -> bool:
-        with self.db.session() as session:
-            return bool(session.scalar(select(TrainingRun.cancel_requested)
-                                       .where(TrainingRun.id == self.run_id)))
+        # A Core query on a pooled connection: about a third of an ORM session's cost, and it
+        # runs every optimizer step.
+        with self.db.engine.connect() as connection:
+            return bool(connection.execute(self._cancel_query).scalar())
 
     def flush(self) -> None:
         """Write the buffered metric rows and the run's current step in one transaction."""

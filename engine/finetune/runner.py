@@ -3,7 +3,7 @@
 Started detached by ``neuroonco finetune start`` / ``resume`` (or the GUI), once per GPU
 through ``accelerate launch`` when several GPUs train. The database URL comes from
 ``--db`` or ``NEUROONCO_DB_URL``. Exit status: 0 when the run finished or was cancelled,
-1 when it failed (the run row says why; the log has the traceback).
+1 when it failed (the run row's message gives the reason and the log the traceback).
 """
 
 from __future__ import annotations

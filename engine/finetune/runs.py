@@ -146,6 +146,7 @@ def prepare_resume(db: Database, ref: int | str) -> RunInfo:
         row.cancel_requested = False
         row.finished_at = None
         row.pid = None
+        row.step = checkpoint.step if checkpoint else 0
         row.message = f"resuming from {where}"
     return get_run(db, run.id)
 
