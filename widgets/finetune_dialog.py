@@ -2,10 +2,10 @@
 
 The dialog takes plain data (registered models, instruction sets, the machine's
 environment) and never touches the database. Each field shows the message the engine's
-``validate()`` gives for it; the equivalent command line updates live. The app answers
-``planRequested`` with :meth:`FineTuneDialog.show_plan` (data counts and the memory and
-time estimate) and ``previewRequested`` with :meth:`FineTuneDialog.show_preview`, both
-computed in a worker because they read the data and load the processor.
+``validate()`` gives for it; the equivalent command line updates live. The app handles
+``planRequested`` by calling :meth:`FineTuneDialog.show_plan` (data counts and the memory
+and time estimate) and ``previewRequested`` by calling :meth:`FineTuneDialog.show_preview`.
+It computes both in a worker, because they read the data and load the processor.
 """
 
 from __future__ import annotations

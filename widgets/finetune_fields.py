@@ -2,7 +2,7 @@
 
 A small table maps each :class:`~engine.finetune.config.FineTuneConfig` field to an editor
 kind. Numeric spin boxes take a wide range on purpose, so the engine's ``validate()`` (not
-the spin box) decides what is valid and says why.
+the spin box) decides what is valid and explains why.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ INT_MAX = 2 ** 31 - 1
 
 @dataclass(frozen=True)
 class FieldEditor:
-    """How one field is edited: the widget kind, its label and limits."""
+    """Editor description of one field: widget kind, label and limits."""
 
     field: str
     label: str

@@ -28,7 +28,12 @@ def format_eta(seconds: float | None) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    text = f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+    if hours:
+        text = f"{hours} h {minutes:02d} min"
+    elif minutes:
+        text = f"{minutes} min {secs:02d} s"
+    else:
+        text = f"{secs} s"
     return f"about {text} left"
 
 
@@ -91,12 +96,15 @@ class TrainingMonitor(QWidget):
         header.addWidget(self._title, 1)
         header.addWidget(self._cancel)
         header.addWidget(self._resume)
+
         progress = QHBoxLayout()
         progress.addWidget(self._progress, 1)
         progress.addWidget(self._eta)
+
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.lr_plot)
+
         checkpoint_buttons = QHBoxLayout()
         checkpoint_buttons.addStretch(1)
         checkpoint_buttons.addWidget(self._register)
@@ -106,12 +114,14 @@ class TrainingMonitor(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self._table)
         column.addLayout(checkpoint_buttons)
+
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self._log)
         lower.addWidget(checkpoints)
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(plots)
         body.addWidget(lower)
+
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self._status)
