@@ -58,6 +58,7 @@ def _wait_for_step(db, name: str, step: int, timeout: float = RUN_TIMEOUT_S):
     raise AssertionError(f"run {name} did not reach step {step}")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="uses process groups and /bin/sh")
 def test_detached_run_survives_parent_and_reattaches(db, db_url, tiny_llava, training_set, tmp_path):
     # A shell in its own process group starts the run. The test then kills the whole group,
     # as closing a terminal or the GUI would, and the training process must go on.
