@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "engine.cli.pipeline",
     "engine.cli.export",
     "engine.cli.jobs",
+    "engine.cli.models",
+    "engine.cli.finetune",
     "engine.cli.demo",
     "engine.cli.gui",
     "engine.cli.db",

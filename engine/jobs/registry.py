@@ -19,6 +19,7 @@ KIND_MODULES = (
     "engine.jobs.builtin",
     "engine.io.jobs",
     "engine.semantics.jobs",
+    "engine.inference.jobs",
     "engine.bench.jobs",
     "engine.pipeline.jobs",
 )
