@@ -106,4 +106,21 @@ def create_demo_benchmark(db: Database, progress: Progress | None = None) -> str
     export_benchmark(db, run, run_samples(db, run), folder, progress=progress)
     import_benchmark(db, folder / "benchmark_closed.json", folder / "benchmark_open.json",
                      data_root=folder, name=DEMO_BENCHMARK, progress=progress)
+    _mark_images_synthetic(db)
     return DEMO_BENCHMARK
+
+
+def _mark_images_synthetic(db: Database) -> None:
+    """Mark the benchmark's exported slices and their masks as synthetic, like the source."""
+    from db.models import Benchmark
+
+    with db.session(write=True) as session:
+        dataset_id = session.scalar(
+            select(Benchmark.images_dataset_id).where(Benchmark.name == DEMO_BENCHMARK))
+        if dataset_id is None:
+            return
+        dataset = session.get(Dataset, dataset_id)
+        dataset.is_synthetic = True
+        dataset.description = "Slices of the demo study rendered for its benchmark. " + DEMO_DESCRIPTION
+        case_ids = select(Case.id).where(Case.dataset_id == dataset_id)
+        session.execute(update(Mask).where(Mask.case_id.in_(case_ids)).values(is_synthetic=True))

@@ -120,10 +120,14 @@ def test_demo_study(db_url):
 
     from db.session import open_database
 
+    from db.models import Dataset
+    from engine.demo import DEMO_DATASET
+
     db = open_database(db_url)
     with db.session() as session:
-        mask = session.scalars(select(Mask)).one()
-        case = session.scalars(select(Case)).one()
+        demo = select(Dataset.id).where(Dataset.name == DEMO_DATASET)
+        case = session.scalars(select(Case).where(Case.dataset_id.in_(demo))).one()
+        mask = session.scalars(select(Mask).where(Mask.case_id == case.id)).one()
         lesion_slices = session.scalar(
             select(func.count()).select_from(Semantics).where(Semantics.region == "WT"))
         description = session.scalar(
@@ -140,11 +144,16 @@ def test_demo_study(db_url):
     assert lesion_free.endswith("The segmentation mask shows no lesion on this slice.")
 
     listing = run_cli(db_url, "datasets", "list", "--json")
-    (row,) = json.loads(listing.stdout)
+    rows = {row["name"]: row for row in json.loads(listing.stdout)}
+    # The demo volume, and the demo benchmark's exported slices as their own dataset.
+    assert set(rows) == {DEMO_DATASET, "Demo benchmark images"}
+    row = rows[DEMO_DATASET]
     assert (row["slices"], row["masks"], row["synthetic"]) == (160, 1, True)
-    deleted = run_cli(db_url, "datasets", "delete", row["name"])
+    assert rows["Demo benchmark images"]["synthetic"] is True
+    deleted = run_cli(db_url, "datasets", "delete", DEMO_DATASET)
     assert deleted.returncode == 0, deleted.stderr
-    assert json.loads(run_cli(db_url, "datasets", "list", "--json").stdout) == []
+    remaining = [row["name"] for row in json.loads(run_cli(db_url, "datasets", "list", "--json").stdout)]
+    assert remaining == ["Demo benchmark images"]
 
 
 def test_demo_benchmark_oracle_session(db_url):
