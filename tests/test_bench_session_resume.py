@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import run_cli, start_cli
+from conftest import run_cli, start_cli, wait_for
 from db.models import Run
 from engine.bench.baselines import RANDOM
 from engine.bench.run_metrics import run_metrics
@@ -19,16 +19,6 @@ from engine.jobs import queue
 from session_helpers import answer_count, comparable, import_real, new_run, stored_answers
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(predicate, timeout=60.0, interval=0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout:.0f} s")
 
 
 def _queue_run(db, name: str) -> tuple[int, int]:
@@ -68,7 +58,7 @@ def test_resume_after_kill_9(db, db_url, shared_data):
 
     worker = start_cli(db_url, "worker")
     try:
-        _wait_for(lambda: answer_count(db, run_id)[0] > 0)
+        wait_for(lambda: answer_count(db, run_id)[0] > 0, timeout=60, interval=0.005)
         os.kill(worker.pid, signal.SIGKILL)
     finally:
         worker.wait(timeout=30)
@@ -100,9 +90,9 @@ def test_cancel_then_resume(db, db_url, shared_data):
 
     worker = start_cli(db_url, "worker", "--idle-exit", "0.5")
     try:
-        _wait_for(lambda: answer_count(db, run_id)[0] > 0)
+        wait_for(lambda: answer_count(db, run_id)[0] > 0, timeout=60, interval=0.005)
         queue.cancel(db, job_id)
-        _wait_for(lambda: queue.get_job(db, job_id).state == "cancelled")
+        wait_for(lambda: queue.get_job(db, job_id).state == "cancelled", timeout=60, interval=0.005)
     finally:
         worker.wait(timeout=60)
     stored_at_cancel, _ = answer_count(db, run_id)

@@ -7,7 +7,6 @@ Exit status: 0 on success, 2 on a usage error, 1 on a failure, which prints one 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
@@ -15,6 +14,7 @@ from typing import Callable, Sequence
 
 from engine import __version__
 from engine.errors import WorkbenchError
+from engine.optional import import_if_present
 
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parsers.
 COMMAND_MODULES = (
@@ -58,11 +58,8 @@ def build_parser() -> ArgumentParser:
                                        parser_class=ArgumentParser)
     subparsers.required = True
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name is None or not module_name.startswith(error.name):
-                raise
+        module = import_if_present(module_name)
+        if module is None:
             continue
         module.register(subparsers)
     return parser
