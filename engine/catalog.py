@@ -164,12 +164,15 @@ def count_slices(session: Session, filters: SliceFilter) -> int:
 
 def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
                 limit: int | None = None) -> list[SliceRow]:
-    """Return one page of matching slices, ordered dataset, case, series, slice index."""
+    """Return one page of matching slices in browser order: series (import order), then slice.
+
+    The order follows the unique (series, slice index) index, so a page of a large result
+    is read without sorting all matches.
+    """
     columns = [Slice.id, Slice.index, Series.id, Case.id, Dataset.id, Dataset.name,
                Case.pseudonym, Case.tumour_type, Series.modality, Series.kind,
                Slice.image_path, Slice.has_mask]
-    query = _base_query(session, filters, columns).order_by(Dataset.name, Case.pseudonym, Series.id,
-                                                   Slice.index)
+    query = _base_query(session, filters, columns).order_by(Slice.series_id, Slice.index)
     if offset:
         query = query.offset(offset)
     if limit is not None:
@@ -179,8 +182,7 @@ def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
 
 def list_slice_ids(session: Session, filters: SliceFilter) -> list[int]:
     """Return the ids of every matching slice, in browser order."""
-    query = _base_query(session, filters, [Slice.id]).order_by(Dataset.name, Case.pseudonym, Series.id,
-                                                      Slice.index)
+    query = _base_query(session, filters, [Slice.id]).order_by(Slice.series_id, Slice.index)
     return list(session.scalars(query))
 
 
