@@ -56,7 +56,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON(none_as_null=True), list[Any]: JSON(none_as_null=True)}
 
 
 # --------------------------------------------------------------------------- images
@@ -121,9 +121,9 @@ class Series(Base):
     modality: Mapped[str] = mapped_column(String(16), default="unknown", index=True)
     kind: Mapped[str] = mapped_column(String(16))  # "volume" or "image2d"
     file_format: Mapped[str] = mapped_column(String(16))  # nifti, dicom, png, jpeg
-    shape: Mapped[list[Any]] = mapped_column(JSON)
-    voxel_spacing: Mapped[list[Any]] = mapped_column(JSON)
-    affine: Mapped[list[Any] | None] = mapped_column(JSON)
+    shape: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    voxel_spacing: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    affine: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     slice_axis: Mapped[int] = mapped_column(Integer, default=2)
     volume_index: Mapped[int] = mapped_column(Integer, default=0)
     volume_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -131,9 +131,14 @@ class Series(Base):
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     dtype: Mapped[str | None] = mapped_column(String(16))
     # Intensity statistics of the loaded float32 data, for explicit display levels.
-    intensity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    intensity: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Display windows from the DICOM header ([{"center": c, "width": w}]), if any.
-    header_windows: Mapped[list[Any] | None] = mapped_column(JSON)
+    header_windows: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Allowed technical acquisition attributes (never identifiers) and reader warnings.
+    acquisition: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Keyed hash of the DICOM SeriesInstanceUID (never the UID), so a DICOM SEG imported
+    # later can find the series it annotates.
+    source_key: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="series")
@@ -182,8 +187,8 @@ class Mask(Base):
     file_format: Mapped[str] = mapped_column(String(16))
     source_path: Mapped[str] = mapped_column(Text)
     content_sha256: Mapped[str] = mapped_column(String(64))
-    shape: Mapped[list[Any]] = mapped_column(JSON)
-    label_names: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    shape: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    label_names: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -258,7 +263,7 @@ class Benchmark(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     data_root: Mapped[str | None] = mapped_column(Text)
     # [{"role": "closed"|"open", "path": ..., "sha256": ...}]
-    source_files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source_files: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True), default=list)
     images_dataset_id: Mapped[int | None] = mapped_column(
         ForeignKey("dataset.id", ondelete="SET NULL")
     )
@@ -322,13 +327,13 @@ class Question(Base):
     external_id: Mapped[str | None] = mapped_column(String(64))
     question_type: Mapped[str] = mapped_column(String(32), index=True)
     stem: Mapped[str] = mapped_column(Text)
-    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     gold_letter: Mapped[str | None] = mapped_column(String(1))
     is_trap: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     original_answer: Mapped[str | None] = mapped_column(Text)
     reference_answer: Mapped[str | None] = mapped_column(Text)
-    keywords: Mapped[list[Any] | None] = mapped_column(JSON)
-    duplicate_options: Mapped[list[Any] | None] = mapped_column(JSON)
+    keywords: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    duplicate_options: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
     item: Mapped[BenchmarkItem] = relationship(back_populates="questions")
 
@@ -357,7 +362,7 @@ class Model(Base):
     base_url: Mapped[str | None] = mapped_column(Text)
     server_model: Mapped[str | None] = mapped_column(String(200))
     api_key_env: Mapped[str | None] = mapped_column(String(100))
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     licence: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -412,7 +417,7 @@ class Run(Base):
     template_id: Mapped[str | None] = mapped_column(String(64))
     template_version: Mapped[str | None] = mapped_column(String(16))
     seed: Mapped[int] = mapped_column(Integer, default=0)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     status: Mapped[str] = mapped_column(String(16), default="created")
     external: Mapped[bool] = mapped_column(Boolean, default=False)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
@@ -444,14 +449,14 @@ class Answer(Base):
     parsed_letter: Mapped[str | None] = mapped_column(String(1))
     parse_rule: Mapped[str | None] = mapped_column(String(32))
     is_correct: Mapped[bool | None] = mapped_column(Boolean)
-    letter_probs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    letter_probs: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     letter_mass: Mapped[float | None] = mapped_column(Float)
-    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     skipped: Mapped[str | None] = mapped_column(String(32))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
-    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="answers")
@@ -517,8 +522,8 @@ class PipelineRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"), index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -537,9 +542,9 @@ class SilverLabel(Base):
     model_name: Mapped[str | None] = mapped_column(String(200))
     template_id: Mapped[str | None] = mapped_column(String(64))
     raw_output: Mapped[str | None] = mapped_column(Text)
-    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     status: Mapped[str] = mapped_column(String(16), default="ok")
-    notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notes: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True), default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -556,9 +561,9 @@ class InstructionSample(Base):
     kind: Mapped[str] = mapped_column(String(16))  # closed, closed-cot, open
     question_type: Mapped[str] = mapped_column(String(32))
     split: Mapped[str | None] = mapped_column(String(16), index=True)
-    messages: Mapped[list[Any]] = mapped_column(JSON)
-    images: Mapped[list[Any]] = mapped_column(JSON)
-    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    messages: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    images: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -573,7 +578,7 @@ class TrainingRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     base_model_id: Mapped[int | None] = mapped_column(ForeignKey("model.id", ondelete="SET NULL"))
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     output_dir: Mapped[str] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer)
@@ -643,12 +648,12 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True), default=dict)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int | None] = mapped_column(Integer)
     message: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     log: Mapped[str] = mapped_column(Text, default="")
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(String(100))

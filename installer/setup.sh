@@ -9,14 +9,16 @@
 # Environment:
 #   PYTHON        interpreter to build the environment from (default: python3.11, else python3)
 #   TORCH_SPEC    torch requirement (default: torch==2.13.0, the CPU wheel); see docs/gpu.md
+#   TORCH_INDEX_URL  package index for torch, e.g. a CUDA wheel index (docs/gpu.md)
 #   CMAKE_ARGS    passed to the llama-cpp-python build, e.g. -DGGML_CUDA=on (docs/gpu.md)
+#   NEUROONCO_SKIP_APT=1  do not install missing Debian packages (install them yourself)
 set -euo pipefail
 
 launch=1
 for arg in "$@"; do
   case "$arg" in
     --no-launch) launch=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "error: unknown option '$arg'; use --no-launch or --help" >&2; exit 2 ;;
   esac
 done
@@ -33,6 +35,24 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
+# Debian packages: a compiler for llama.cpp, the libraries Qt needs (also offscreen), a
+# font, and mricron-data (Colin27 and the AAL atlas, used by the tests).
+debian_packages=(build-essential cmake libegl1 libgl1 libfontconfig1 libdbus-1-3
+  libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 fonts-dejavu-core mricron-data)
+if [ "${NEUROONCO_SKIP_APT:-0}" != 1 ] && command -v dpkg >/dev/null 2>&1; then
+  missing=()
+  for package in "${debian_packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "== installing Debian packages: ${missing[*]}"
+    $sudo apt-get install -y --no-install-recommends "${missing[@]}" \
+      || { $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }
+  fi
+fi
+
 llama_version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 torch_spec=${TORCH_SPEC:-torch==2.13.0}
 
@@ -41,7 +61,11 @@ echo "== creating .venv with $("$python" -V 2>&1)"
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 echo "== installing $torch_spec"
-"${pip[@]}" install "$torch_spec"
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  "${pip[@]}" install "$torch_spec" --index-url "$TORCH_INDEX_URL"
+else
+  "${pip[@]}" install "$torch_spec"
+fi
 
 # llama-cpp-python is published as a source distribution only. Keep the sdist: its
 # vendored llama.cpp holds convert_hf_to_gguf.py, which the engine uses to turn merged

@@ -85,3 +85,16 @@ def start_cli(db_url: str, *args: str, **kwargs) -> subprocess.Popen:
         cwd=REPO_ROOT, env=cli_env(db_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, **kwargs,
     )
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns a true value (returned); fail after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met within %.0f s" % timeout)

@@ -36,16 +36,26 @@ def test_models_match_migrations(db):
 
 
 def test_older_database_upgraded_on_open(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    from db.session import create_db_engine
+    from alembic import command
+    from alembic.config import Config
 
+    from db.session import MIGRATIONS_DIR, create_db_engine
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0001")
     engine = create_db_engine(url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        connection.exec_driver_sql("INSERT INTO dataset (name, kind, is_synthetic, created_at) "
+                                   "VALUES ('kept', 'nifti', 0, '2026-01-01 00:00:00')")
     engine.dispose()
-    # An empty database with no revision is upgraded all the way.
+
     database = open_database(url)
-    assert schema_revision(database.engine) == head_revision()
+    assert schema_revision(database.engine) == head_revision() != "0001"
+    with database.session() as session:
+        assert session.scalar(select(Dataset.name)) == "kept"
     database.dispose()
 
 

@@ -10,22 +10,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from conftest import run_cli, start_cli
+from conftest import run_cli, start_cli, wait_for
 from db.models import Job
 from engine.jobs import queue
 from engine.jobs.worker import WorkerLoop, run_job
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(predicate, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met within %.0f s" % timeout)
 
 
 def _state(db, job_id):
@@ -60,10 +50,10 @@ def test_cancel_running_job(db, db_url):
     job_id = queue.submit(db, "selftest.count", {"total": 1000, "interval": 0.05})
     worker = start_cli(db_url, "worker", "--idle-exit", "1")
     try:
-        _wait_for(lambda: queue.get_job(db, job_id).progress_done >= 2)
+        wait_for(lambda: queue.get_job(db, job_id).progress_done >= 2)
         assert run_cli(db_url, "jobs", "cancel", str(job_id)).returncode == 0
         requested = time.monotonic()
-        _wait_for(lambda: _state(db, job_id) == "cancelled", timeout=20)
+        wait_for(lambda: _state(db, job_id) == "cancelled", timeout=20)
         elapsed = time.monotonic() - requested
         job = queue.get_job(db, job_id)
         assert job.progress_done < 1000
@@ -82,7 +72,7 @@ def test_cancel_queued_job(db):
 def test_killed_worker_marks_job_failed(db, db_url):
     job_id = queue.submit(db, "selftest.count", {"total": 1000, "interval": 0.05})
     worker = start_cli(db_url, "worker")
-    _wait_for(lambda: _state(db, job_id) == "running")
+    wait_for(lambda: _state(db, job_id) == "running")
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     assert _state(db, job_id) == "running"  # nobody knows yet
@@ -97,7 +87,7 @@ def test_killed_worker_marks_job_failed(db, db_url):
 def test_sigterm_stops_worker_and_cancels_job(db, db_url):
     job_id = queue.submit(db, "selftest.count", {"total": 1000, "interval": 0.05})
     worker = start_cli(db_url, "worker")
-    _wait_for(lambda: _state(db, job_id) == "running")
+    wait_for(lambda: _state(db, job_id) == "running")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     assert _state(db, job_id) == "cancelled"
@@ -144,3 +134,59 @@ def test_jobs_cli_list_and_log(db, db_url):
     missing = run_cli(db_url, "jobs", "log", "999")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "error: job 999 not found; list jobs with 'neuroonco jobs list'"
+
+
+def test_progress_inside_own_write_transaction(db):
+    """A job that reports progress while it holds the SQLite write lock must not stall."""
+    from db.models import Dataset
+    from engine.jobs.registry import job_kind
+
+    @job_kind("test.progress_in_transaction")
+    def _job(database, params, progress):
+        progress.start(3, "writing")
+        with database.session(write=True) as session:
+            session.add(Dataset(name="written under progress"))
+            session.flush()
+            for _ in range(3):
+                time.sleep(0.3)
+                progress.log("one unit")
+                progress.advance()
+        return {"ok": True}
+
+    job_id = queue.submit(db, "test.progress_in_transaction")
+    queue.claim_next(db, "w1")
+    assert run_job(db, job_id) == "succeeded"
+    job = queue.get_job(db, job_id)
+    assert job.progress_done == 3
+    # Lines skipped while the lock was held are written by the final flush.
+    assert job.log.count("one unit") == 3
+
+
+def test_supervisor_starts_and_stops_worker(db):
+    from engine.jobs.supervisor import WorkerSupervisor
+
+    supervisor = WorkerSupervisor(db)
+    assert supervisor.ensure_worker() is True
+    wait_for(lambda: queue.alive_workers(db))
+    # A live worker is reused, not duplicated.
+    assert supervisor.ensure_worker() is False
+    assert WorkerSupervisor(db).ensure_worker() is False
+    job_id = queue.submit(db, "selftest.count", {"total": 2, "interval": 0.01})
+    wait_for(lambda: _state(db, job_id) == "succeeded")
+    assert supervisor.shutdown() == "stopped"
+    assert supervisor.process.returncode == 0
+
+
+def test_supervisor_leaves_busy_worker_running(db):
+    from engine.jobs.supervisor import WorkerSupervisor
+
+    supervisor = WorkerSupervisor(db)
+    supervisor.ensure_worker()
+    job_id = queue.submit(db, "selftest.count", {"total": 1000, "interval": 0.05})
+    wait_for(lambda: _state(db, job_id) == "running")
+    assert supervisor.shutdown() == "left running"
+    assert supervisor.process.poll() is None
+    queue.cancel(db, job_id)
+    wait_for(lambda: _state(db, job_id) == "cancelled")
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.process.wait(timeout=30) == 0

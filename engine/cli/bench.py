@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
+from engine.optional import import_if_present
 
 # Each module defines ``register(actions)`` for its ``bench`` subcommands.
 BENCH_MODULES = (
     "engine.cli.bench_import",
     "engine.cli.bench_sessions",
+    "engine.cli.bench_runs",
+    "engine.cli.bench_results",
 )
 
 
@@ -16,10 +18,7 @@ def register(subparsers) -> None:  # noqa: ANN001
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     for module_name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name is None or not module_name.startswith(error.name):
-                raise
+        module = import_if_present(module_name)
+        if module is None:
             continue
         module.register(actions)

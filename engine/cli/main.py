@@ -7,21 +7,26 @@ Exit status: 0 on success, 2 on a usage error, 1 on a failure, which prints one 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
+import os
 import sys
 from typing import Callable, Sequence
 
 from engine import __version__
 from engine.errors import WorkbenchError
+from engine.optional import import_if_present
 
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parsers.
 COMMAND_MODULES = (
     "engine.cli.imports",
+    "engine.cli.datasets",
     "engine.cli.semantics",
     "engine.cli.bench",
+    "engine.cli.pipeline",
+    "engine.cli.export",
     "engine.cli.jobs",
     "engine.cli.models",
+    "engine.cli.finetune",
     "engine.cli.demo",
     "engine.cli.gui",
     "engine.cli.db",
@@ -53,11 +58,8 @@ def build_parser() -> ArgumentParser:
                                        parser_class=ArgumentParser)
     subparsers.required = True
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name is None or not module_name.startswith(error.name):
-                raise
+        module = import_if_present(module_name)
+        if module is None:
             continue
         module.register(subparsers)
     return parser
@@ -83,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``neuroonco ... | head``): stop quietly.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - suppresses the flush at exit
+        return 0
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure as one line
         if args.debug:
             raise

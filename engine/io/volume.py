@@ -141,6 +141,23 @@ class SliceFrame:
         return tuple(voxel)
 
 
+    def to_display_position(self, voxel, volume_shape: tuple[int, ...]) -> tuple[float, float, float]:
+        """Return (row, col, slice index) of a voxel position; the inverse of :meth:`to_voxel`.
+
+        ``voxel`` may hold fractional coordinates (a world point mapped through the inverse
+        affine); the result is then fractional too. The slice index is 0 for 2D images.
+        """
+        rows, cols = self.display_shape(volume_shape)
+        first, second = (float(voxel[axis]) for axis in self.in_plane_axes)
+        row, col = (second, first) if self.transpose else (first, second)
+        if self.flip_rows:
+            row = rows - 1 - row
+        if self.flip_cols:
+            col = cols - 1 - col
+        index = float(voxel[self.slice_axis]) if len(volume_shape) == 3 else 0.0
+        return row, col, index
+
+
 def image_frame() -> SliceFrame:
     """The frame of a 2D image file: rows and columns as stored, no orientation letters."""
     return SliceFrame(0, (0, 1), False, False, False, {"top": "", "bottom": "", "left": "", "right": ""})
@@ -194,6 +211,10 @@ def display_slice(volume: Volume, index: int, convention: str = RADIOLOGICAL) ->
         return volume.data
     frame = slice_frame(volume.affine, volume.slice_axis, convention)
     return frame.to_display(np.take(volume.data, index, axis=volume.slice_axis))
+
+
+def sha256_bytes(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:

@@ -7,11 +7,11 @@ earlier attempt already committed. The returned dict is stored as the job's resu
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.errors import NotFoundError
+from engine.optional import import_if_present
 
 # Modules whose import registers job kinds. Listed here, not discovered, so a worker
 # started in a fresh process knows every kind without importing the GUI.
@@ -20,6 +20,8 @@ KIND_MODULES = (
     "engine.io.jobs",
     "engine.semantics.jobs",
     "engine.inference.jobs",
+    "engine.bench.jobs",
+    "engine.pipeline.jobs",
 )
 
 
@@ -50,12 +52,7 @@ def load_kinds() -> dict[str, JobKind]:
     global _loaded
     if not _loaded:
         for module in KIND_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as error:
-                # A module of a feature that is not built yet; the others still work.
-                if error.name is None or not module.startswith(error.name):
-                    raise
+            import_if_present(module)
         _loaded = True
     return _KINDS
 

@@ -15,10 +15,11 @@ import traceback
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from db.models import Job, Worker, utcnow
-from db.session import Database
+from db.session import SQLITE_BUSY_TIMEOUT_MS, Database
 from engine.errors import Cancelled, WorkbenchError
 from engine.jobs.queue import HOSTNAME, claim_next, recover_dead_jobs
 from engine.jobs.registry import get_kind
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 5.0
 # Progress rows and cancel checks are written and read at most this often.
 PROGRESS_INTERVAL_S = 0.25
+# How long a progress update waits for the SQLite write lock before it is skipped.
+LOCK_WAIT_MS = 200
 
 
 class JobProgress(Progress):
@@ -61,21 +64,46 @@ class JobProgress(Progress):
         now = time.monotonic()
         if force or now - self._last_sync >= PROGRESS_INTERVAL_S:
             self._last_sync = now
-            with self._lock:
-                lines, self._pending_log = "".join(self._pending_log), []
-            with self.db.session(write=True) as session:
-                job = session.get(Job, self.job_id)
-                job.progress_done = self.done
-                job.progress_total = self.total
-                job.message = self.message or job.message
-                job.heartbeat_at = utcnow()
-                if lines:
-                    job.log = (job.log or "") + lines
-                self._cancel_requested = job.cancel_requested
+            self._write(wait_for_lock=force)
         if raise_cancel and self._cancel_requested:
             raise Cancelled()
         if raise_cancel and self.stop_event is not None and self.stop_event.is_set():
             raise Cancelled("cancelled because the worker was asked to stop")
+
+    def _write(self, wait_for_lock: bool) -> None:
+        """Write progress and log lines to the job row and read its cancel flag.
+
+        Progress is best effort: on SQLite a job that holds a long write transaction of its
+        own (an import) keeps the write lock, so an update that cannot get the lock within
+        0.2 s is skipped and its log lines wait for the next one. The cancel flag is still
+        read, because WAL lets a reader run beside the writer.
+        """
+        with self._lock:
+            lines, self._pending_log = "".join(self._pending_log), []
+        values = {"progress_done": self.done, "progress_total": self.total,
+                  "heartbeat_at": utcnow()}
+        if self.message:
+            values["message"] = self.message
+        if lines:
+            values["log"] = Job.log + lines
+        sqlite = self.db.engine.dialect.name == "sqlite"
+        with self.db.engine.connect() as connection:
+            if sqlite and not wait_for_lock:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {LOCK_WAIT_MS}")
+            try:
+                connection.execute(update(Job).where(Job.id == self.job_id).values(**values))
+                connection.commit()
+            except OperationalError:
+                connection.rollback()
+                with self._lock:
+                    self._pending_log.insert(0, lines)
+            finally:
+                if sqlite and not wait_for_lock:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                    connection.commit()
+        with self.db.engine.connect() as connection:
+            flag = connection.execute(select(Job.cancel_requested).where(Job.id == self.job_id))
+            self._cancel_requested = bool(flag.scalar())
 
 
 class _JobLogHandler(logging.Handler):

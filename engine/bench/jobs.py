@@ -1,0 +1,39 @@
+"""Job kinds for benchmarks, run by ``neuroonco worker``."""
+
+from __future__ import annotations
+
+from engine.bench.importer import import_benchmark
+from engine.errors import InvalidInputError
+from engine.jobs.registry import job_kind
+
+
+@job_kind("bench.import",
+          description="Import MM-NeuroOnco benchmark JSON: 'closed', optional 'open', "
+                      "'data_root', 'name', 'skip_invalid'")
+def import_benchmark_job(db, params, progress):  # noqa: ANN001 - the job runner's signature
+    """Run :func:`engine.bench.importer.import_benchmark` with the job's parameters."""
+    if not params.get("closed"):
+        raise InvalidInputError("bench.import job has no 'closed' parameter; pass the closed "
+                                "benchmark file's path")
+    report = import_benchmark(
+        db, params["closed"], open_path=params.get("open"), data_root=params.get("data_root"),
+        name=params.get("name"), skip_invalid=bool(params.get("skip_invalid", False)),
+        progress=progress,
+    )
+    if not report.created:
+        progress.log(f"benchmark '{report.name}' already holds these files; nothing imported")
+    return report.to_dict()
+
+
+@job_kind("bench.run", resumable=True,
+          description="Answer the questions of benchmark run 'run_id'; a resumed job skips "
+                      "the questions already answered")
+def run_session_job(db, params, progress):  # noqa: ANN001 - the job runner's signature
+    """Run :func:`engine.bench.session.run_session` for the job's run."""
+    from engine.bench.session import run_session
+
+    run_id = params.get("run_id")
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
+        raise InvalidInputError(f"bench.run job has run_id {run_id!r}; pass the integer id of a "
+                                "run created with 'neuroonco bench run --job'")
+    return run_session(db, run_id, progress, job_id=getattr(progress, "job_id", None))
