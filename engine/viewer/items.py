@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, fields
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from db.models import Answer, Benchmark, BenchmarkItem, Question, Review
+from db.models import Answer, Benchmark, BenchmarkItem, Question, Review, Slice
+from engine.catalog import SliceFilter, filtered_query
 
 
 @dataclass
@@ -26,6 +27,8 @@ class ItemFilter:
     run_outcome: str | None = None  # "right" or "wrong", with run_id
     unreviewed_by: str | None = None  # an answer of the item lacks this reviewer's review
     text: str | None = None
+    # Only items whose imported slice matches these slice filters (modality, semantics, ...).
+    slice_filter: SliceFilter | None = None
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) in (None, [], "") for f in fields(self))
@@ -55,8 +58,10 @@ def _reviewed_answers(reviewer: str):
     return select(Review.answer_id).where(Review.id.in_(newest), Review.verdict != "withdrawn")
 
 
-def _conditions(filters: ItemFilter) -> list:
+def _conditions(session: Session, filters: ItemFilter) -> list:
     conditions = []
+    if filters.slice_filter is not None:
+        conditions.append(BenchmarkItem.slice_id.in_(filtered_query(session, filters.slice_filter, [Slice.id])))
     if filters.benchmark_ids:
         conditions.append(BenchmarkItem.benchmark_id.in_(filters.benchmark_ids))
     if filters.tumour_classes:
@@ -82,20 +87,20 @@ def _conditions(filters: ItemFilter) -> list:
     return conditions
 
 
-def _query(filters: ItemFilter, columns):
+def _query(session: Session, filters: ItemFilter, columns):
     return (select(*columns).select_from(BenchmarkItem)
             .join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
-            .where(*_conditions(filters)))
+            .where(*_conditions(session, filters)))
 
 
 def count_items(session: Session, filters: ItemFilter) -> int:
-    return session.scalar(_query(filters, [func.count(BenchmarkItem.id)])) or 0
+    return session.scalar(_query(session, filters, [func.count(BenchmarkItem.id)])) or 0
 
 
 def list_items(session: Session, filters: ItemFilter, offset: int = 0,
                limit: int | None = None) -> list[ItemRow]:
     """Return one page of matching items, ordered by benchmark name and item id."""
-    query = _query(filters, [BenchmarkItem.id, Benchmark.id, Benchmark.name, BenchmarkItem.item_id,
+    query = _query(session, filters, [BenchmarkItem.id, Benchmark.id, Benchmark.name, BenchmarkItem.item_id,
                              BenchmarkItem.image_path, BenchmarkItem.tumour_class,
                              BenchmarkItem.image_missing, BenchmarkItem.slice_id])
     query = query.order_by(*ITEM_ORDER)
@@ -108,7 +113,7 @@ def list_items(session: Session, filters: ItemFilter, offset: int = 0,
 
 def next_item_pk(session: Session, filters: ItemFilter, after_item_pk: int | None) -> int | None:
     """Return the database id of the first matching item after ``after_item_pk``, or None."""
-    query = _query(filters, [BenchmarkItem.id])
+    query = _query(session, filters, [BenchmarkItem.id])
     if after_item_pk is not None:
         position = session.execute(
             select(*ITEM_ORDER).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
@@ -141,7 +146,7 @@ class BenchmarkRow:
 
 def list_benchmark_groups(session: Session, filters: ItemFilter) -> list[BenchmarkRow]:
     """Return the benchmarks that have matching items, with their matching item counts."""
-    query = (_query(filters, [Benchmark.id, Benchmark.name, func.count(BenchmarkItem.id),
+    query = (_query(session, filters, [Benchmark.id, Benchmark.name, func.count(BenchmarkItem.id),
                               Benchmark.data_root])
              .group_by(Benchmark.id, Benchmark.name, Benchmark.data_root).order_by(Benchmark.name))
     return [BenchmarkRow(*row) for row in session.execute(query)]
