@@ -117,12 +117,14 @@ class MainWindow(QMainWindow):
         self.add_dock(self._overlay_widget, "Overlay", BOTTOM)
         self.add_dock(self.runs_table, "Runs", BOTTOM)
         self.add_dock(self.jobs_panel, "Jobs", BOTTOM)
-        self.tabifyDockWidget(self.docks["Overlay"], self.docks["Runs"])
+        self.splitDockWidget(self.docks["Overlay"], self.docks["Runs"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.docks["Runs"], self.docks["Jobs"])
-        self.docks["Overlay"].raise_()
-        self.resizeDocks([self.docks["Browser"], self.docks["Questions"]], [340, 470], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Browser"], self.docks["Questions"], self.docks["Overlay"]], [420, 520, 170],
-                         Qt.Orientation.Vertical)
+        self.docks["Runs"].raise_()
+        docks = self.docks
+        self.resizeDocks([docks["Browser"], docks["Questions"]], [340, 470], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["Browser"], docks["Semantics"], docks["Questions"], docks["Review"], docks["Overlay"]],
+                         [330, 470, 500, 300, 180], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["Overlay"], docks["Runs"]], [560, 1040], Qt.Orientation.Horizontal)
 
     def _connect(self) -> None:
         self.browser.sliceRequested.connect(self._on_browser_slice_requested)

@@ -85,13 +85,14 @@ def render_item_images(root: Path, items: list[dict], present: tuple[int, ...]) 
     lesion = np.asarray(nib.load(str(DEMO_MASK)).dataobj)
     for offset, item in enumerate(item for item in items if item["id"] in present):
         k = 95 + 8 * offset
-        plane = np.rot90(volume[:, :, k])
+        # Axial slice in the radiological display frame: anterior up, patient's right on the left.
+        plane = np.rot90(volume[:, :, k])[:, ::-1]
         path = root / item["image_path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         assert cv2.imwrite(str(path), (255 * plane / plane.max()).astype(np.uint8))
         if "/16_" in item["image_path"]:
             case = path.parent.name
-            seg = (np.rot90(lesion[:, :, k]) > 0).astype(np.uint8) * 255
+            seg = (np.rot90(lesion[:, :, k])[:, ::-1] > 0).astype(np.uint8) * 255
             assert cv2.imwrite(str(path.parent / f"{case}_seg.png"), seg)
 
 

@@ -96,7 +96,10 @@ def question_html(question, overviews: dict, blind: bool) -> str:
         rows = []
         for answer in question.answers:
             verdict = "" if blind else correctness(answer)
-            letter = answer.parsed_letter or ("-" if question.kind == "closed" else "text")
+            if question.kind == "closed":
+                letter = answer.parsed_letter or "none"
+            else:
+                letter = "text" if answer.raw_output else "no text"
             rows.append(f"<tr><td>{escape(answer.run_name)}</td><td>{escape(answer.model_label)}</td>"
                         f"<td>{escape(letter)}</td><td>{escape(verdict)}</td>"
                         f"<td>{escape(run_figures(overviews.get(answer.run_id), blind))}</td></tr>")

@@ -170,8 +170,9 @@ class QuestionsPanel(QWidget):
         item.setToolTip(0, question.stem)
         item.setData(0, QUESTION_ROLE, position)
         for answer in question.answers:
-            child = QTreeWidgetItem([f"{answer.run_name} ({answer.model_label})", self._answer_text(question, answer),
+            child = QTreeWidgetItem([answer.run_name, self._answer_text(question, answer),
                                      self._verdicts.get(answer.answer_id, "")])
+            child.setToolTip(0, f"{answer.run_name}: model {answer.model_label}")
             child.setData(0, QUESTION_ROLE, position)
             child.setData(0, ANSWER_ROLE, answer.answer_id)
             item.addChild(child)

@@ -73,8 +73,8 @@ class SemanticsPanel(QWidget):
             self.description.setText("No slice selected.")
             for table in (self.labels, self.measures, self.volume):
                 _fill(table, [], [])
+                table.hide()
             self.volume_title.hide()
-            self.volume.hide()
             return
         self.description.setText(semantics.description or self._no_description(semantics))
         regions, labels, measures = [], [], []
@@ -92,6 +92,8 @@ class SemanticsPanel(QWidget):
                              _number(region.dominant_fraction), centroid])
         _fill(self.labels, regions, labels)
         _fill(self.measures, regions, measures)
+        self.labels.setVisible(bool(regions))
+        self.measures.setVisible(bool(regions))
         volume_regions = [summary.region for summary in semantics.volume]
         volume = [[_number(summary.volume_ml), str(summary.voxel_count), str(summary.slices_with_lesion),
                    NO_VALUE if summary.largest_slice_index is None else str(summary.largest_slice_index)]
