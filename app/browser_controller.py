@@ -178,8 +178,11 @@ class BrowserController(QObject):
             target = self.first_slice_under(node)
             if target is not None:
                 self.sliceRequested.emit(target)
-        if node.kind == "dataset":
-            self.datasetChosen.emit(node.label)
+        dataset = node
+        while dataset is not None and dataset.kind != "dataset":
+            dataset = dataset.parent
+        if dataset is not None:
+            self.datasetChosen.emit(dataset.label)
 
     # ------------------------------------------------------------ navigation
 

@@ -88,12 +88,9 @@ def ensure_demo(db, force: bool) -> str | None:
     return DEMO_DATASET
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_application(sys.argv[:1])
-
+def start(args: argparse.Namespace):
+    """Open the database and show the main window; return (window, database), or None when
+    the database cannot be opened (the error is shown in a dialog)."""
     from app.main_window import MainWindow
     from app.settings import AppSettings
     from db.session import open_database
@@ -104,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         demo = ensure_demo(db, args.demo)
     except WorkbenchError as error:
         QMessageBox.critical(None, "NeuroOnco Workbench", str(error))
-        return 1
+        return None
 
     settings = AppSettings.default()
     window = MainWindow(db, settings)
@@ -112,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     dataset = args.dataset or demo or settings.last_dataset
     if dataset and not window.open_dataset(dataset):
         window.show_message(f"dataset '{dataset}' not found; choose one in the browser")
+    return window, db
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_application(sys.argv[:1])
+    started = start(args)
+    if started is None:
+        return 1
+    window, db = started
     code = app.exec()
     db.dispose()
     return code

@@ -8,6 +8,7 @@ file of their own (:meth:`AppSettings.at`), so they never touch the user's setti
 from __future__ import annotations
 
 import json
+import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -23,6 +24,10 @@ class AppSettings:
 
     @classmethod
     def default(cls) -> AppSettings:
+        """Return the platform's settings store, or the INI file ``$NEUROONCO_SETTINGS`` names."""
+        override = os.environ.get("NEUROONCO_SETTINGS")
+        if override:
+            return cls.at(override)
         return cls(QSettings(ORGANIZATION, APPLICATION))
 
     @classmethod

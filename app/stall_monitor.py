@@ -38,6 +38,7 @@ class StallMonitor(QObject):
         self.threshold_ms = threshold_ms
         self.phase = ""
         self.gaps: list[float] = []
+        self.phases: list[str] = []  # the phase of each gap
         self.stalls: list[Stall] = []
         self._last: float | None = None
         self._timer = QTimer(self)
@@ -62,6 +63,7 @@ class StallMonitor(QObject):
         if self._last is not None:
             gap = (now - self._last) * 1000.0
             self.gaps.append(gap)
+            self.phases.append(self.phase)
             if gap > self.threshold_ms:
                 self.stalls.append(Stall(self.phase, gap))
         self._last = now

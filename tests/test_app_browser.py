@@ -43,6 +43,14 @@ def test_tree_levels_and_counts(qtbot, make_window, bench_db):
     assert [node.label for node in slices[:3]] == ["slice 0", "slice 1", "slice 2"]
     assert len(slices) == 160
 
+    # The 2D images of the benchmark's data root: each image a case with one slice.
+    image_cases = _children(window, datasets[1])
+    assert [node.detail for node in image_cases] == ["ependymoma", "glioma"]
+    image_series = _children(window, image_cases[1])
+    assert [(node.label, node.detail) for node in image_series] == [("FLAIR", "BraTS2021_01648_flair.png")]
+    assert [(node.label, node.detail) for node in _children(window, image_series[0])] == [
+        ("BraTS2021_01648_flair.png", "mask")]
+
     benchmarks = _children(window, _root(window, "Benchmarks"))
     assert [(node.label, node.count) for node in benchmarks] == [(BENCHMARK, 4)]
     items = _children(window, benchmarks[0])

@@ -203,3 +203,44 @@ def test_missing_file_offers_data_root(qtbot, make_window, bench_db, tmp_path):
     assert window.case.stack.currentWidget() is window.panes
     assert window.panes.active_view.image_source.volume.source_path.is_relative_to(moved)
     assert window.settings.data_roots[str(dataset_id)] == str(moved)
+
+
+def test_switching_cases_frees_cached_slices(qtbot, make_window, brats_db):
+    from engine.demo import create_demo
+    from engine.display.slice_cache import default_cache
+
+    create_demo(brats_db)
+    window = make_window(brats_db)
+    window.open_slice(_first_slice(brats_db, "T1", 90))
+    wait_loaded(qtbot, window)
+    old_uids = {view.image_source.uid for view in window.panes.visible_views()}
+    cache = default_cache()
+    assert any(isinstance(key, tuple) and key[0] in old_uids for key in list(cache._entries))
+
+    open_demo(qtbot, window)
+
+    assert window.panes.active_view.image_source.title == "T1"
+    assert not any(isinstance(key, tuple) and key[0] in old_uids for key in list(cache._entries))
+    assert cache.nbytes <= cache.budget_bytes
+
+
+def test_cancel_loading_keeps_placeholder(qtbot, make_window, brats_db):
+    window = make_window(brats_db)
+    loaded = []
+    window.case.loader.loaded.connect(loaded.append)
+    window.open_slice(_first_slice(brats_db, "T1", 90))
+    placeholder = window.case.placeholder
+    assert window.case.stack.currentWidget() is placeholder
+    assert placeholder.cancel_button.isVisible()
+
+    qtbot.mouseClick(placeholder.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(1500)  # long enough for the four volumes to have loaded, had they not been cancelled
+
+    assert loaded == []
+    assert window.case.loading_case_id is None
+    assert window.case.stack.currentWidget() is placeholder
+    assert placeholder.text.startswith("Loading cancelled")
+    assert not placeholder.cancel_button.isVisible()
+    window.open_slice(_first_slice(brats_db, "T1", 90))  # selecting it again loads it
+    wait_loaded(qtbot, window)
+    assert window.case.stack.currentWidget() is window.panes

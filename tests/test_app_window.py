@@ -166,3 +166,45 @@ def test_extension_api_adds_dock_menu_and_action(qtbot, make_window, demo_db):
     window.currentSliceChanged.connect(seen.append)
     open_demo(qtbot, window)
     assert seen and seen[-1] == window.case.slice_id
+
+
+def test_import_job_adds_dataset_to_browser(qtbot, make_window, demo_db, mricron, tmp_path):
+    from engine.jobs.worker import run_job
+    from import_trees import build_brats_case
+
+    folder = build_brats_case(tmp_path / "BraTS2021_00003", mricron)
+    window = make_window(demo_db)
+    finished = []
+    window.jobFinished.connect(lambda *args: finished.append(args))
+
+    job_id = window.submit_import([str(folder)])
+    assert queue.get_job(demo_db, job_id).params["paths"] == [str(folder)]
+    assert queue.claim_next(demo_db, "test-worker") == job_id
+    assert run_job(demo_db, job_id) == "succeeded"
+    window.jobs.poll()
+
+    assert finished == [(job_id, "import", "succeeded")]
+    datasets = window.browser.dataset_node("BraTS2021_00003")
+    assert datasets is not None and datasets.count == 4 * 181
+    assert "T1CE" in [window.browser.filter_panel.boxes["modality"].itemText(index)
+                      for index in range(window.browser.filter_panel.boxes["modality"].count())]
+
+
+def test_start_creates_demo_on_first_launch(qtbot, tmp_path, monkeypatch):
+    # start() is main() without the event loop: leaving QApplication.exec() runs
+    # pyqtgraph's clean-up, after which no later test could create a view.
+    from app import main as app_main
+
+    monkeypatch.setenv("NEUROONCO_SETTINGS", str(tmp_path / "settings.ini"))
+    window, db = app_main.start(app_main.parse_args(["--db", f"sqlite:///{tmp_path / 'first.sqlite'}"]))
+    try:
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: window.case.case_id is not None and window.case.loading_case_id is None,
+                        timeout=30_000)
+        assert window.panes.active_view.image_source.title == "T1"
+        assert window.settings.last_dataset == "Demo: Colin27 T1 with synthetic lesion"
+        window.close()
+        assert AppSettings.at(tmp_path / "settings.ini").last_dataset == "Demo: Colin27 T1 with synthetic lesion"
+    finally:
+        window.case.shutdown()
+        db.dispose()

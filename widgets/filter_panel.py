@@ -19,9 +19,10 @@ REVIEW_STATES = (("any", ANY), ("unreviewed", "unreviewed"), ("reviewed", "revie
                  ("agree", "agree"), ("disagree", "disagree"), ("flag", "flag"))
 OUTCOMES = (("answered", ANY), ("answered right", "right"), ("answered wrong", "wrong"))
 IMAGES = (("any", ANY), ("present", False), ("missing", True))
-# Keys of values() whose choices come from set_choices, with their form labels.
-CHOICE_FIELDS = (("tumour_type", "Tumour type"), ("modality", "Modality"), ("size", "Size"),
-                 ("shape", "Shape"), ("spread", "Spread"), ("location", "Location"))
+# Keys of values() whose choices come from set_choices: key, form label, key in the choices.
+CHOICE_FIELDS = (("tumour_type", "Tumour type", "tumour_types"), ("modality", "Modality", "modalities"),
+                 ("size", "Size", "sizes"), ("shape", "Shape", "shapes"), ("spread", "Spread", "spreads"),
+                 ("location", "Location", "locations"))
 
 
 class FilterPanel(QGroupBox):
@@ -43,7 +44,7 @@ class FilterPanel(QGroupBox):
         self.boxes: dict[str, QComboBox] = {}
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
-        for key, label in CHOICE_FIELDS:
+        for key, label, _choices in CHOICE_FIELDS:
             form.addRow(label, self._box(key, (("any", ANY),)))
         form.addRow("Has mask", self._box("has_mask", YES_NO))
         form.addRow("Has lesion", self._box("has_lesion", YES_NO))
@@ -72,8 +73,8 @@ class FilterPanel(QGroupBox):
         """Offer the values present: lists of strings for the attributes and ``reviewers``,
         ``(id, name)`` pairs for ``benchmarks`` and ``runs``. The current choices stay where
         they are still offered."""
-        for key, _label in CHOICE_FIELDS:
-            self._fill(key, [(value, value) for value in choices.get(f"{key}s", [])], (("any", ANY),))
+        for key, _label, choices_key in CHOICE_FIELDS:
+            self._fill(key, [(value, value) for value in choices.get(choices_key, [])], (("any", ANY),))
         self._fill("reviewer", [(name, name) for name in choices.get("reviewers", [])], (("any", ANY),))
         self._fill("benchmark", [(name, benchmark_id) for benchmark_id, name in choices.get("benchmarks", [])],
                    (("any", ANY), ("has questions", "any")))
