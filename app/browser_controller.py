@@ -1,7 +1,7 @@
 """The browser: filters and the tree of datasets (cases, series, slices) and benchmarks (items).
 
 The filter panel's values become a :class:`~engine.catalog.SliceFilter` for the dataset
-branch and an :class:`~engine.viewer.items.ItemFilter` for the benchmark branch; the tree
+branch and an :class:`~engine.viewer.items.ItemFilter` for the benchmark branch. The tree
 fetches its rows a page at a time through :meth:`BrowserController.fetch`.
 """
 

@@ -33,7 +33,7 @@ SETTLE_MS = 150  # the slice must stay this long before the panels follow it
 
 @dataclass(frozen=True)
 class DataRootRequest:
-    """What a "Set data root" button refers to: a benchmark's images or a dataset's files."""
+    """The target of a "Set data root" button: a benchmark's images or a dataset's files."""
 
     kind: str  # "benchmark" or "dataset"
     key: int | str  # benchmark name or dataset id

@@ -45,11 +45,11 @@ class CaseLoader(QObject):
     def busy(self) -> bool:
         return self._future is not None
 
-    def load(self, files: CaseFiles, wanted_series_id: int | None) -> None:
+    def load(self, files: CaseFiles, requested_series_id: int | None) -> None:
         """Start loading ``files``; a load in progress is cancelled and its result dropped."""
         self._drop_current()
         self._progress = LoadProgress()
-        self._future = self._executor.submit(load_case, files, wanted_series_id, self._progress)
+        self._future = self._executor.submit(load_case, files, requested_series_id, self._progress)
         self._timer.start()
 
     def cancel(self) -> None:

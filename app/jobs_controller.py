@@ -1,8 +1,8 @@
 """Background jobs from the GUI: submit, show progress, cancel, and start a worker.
 
 Jobs run in a ``neuroonco worker`` process, never in the GUI. The panel polls the job
-rows once a second; a job that finishes is announced with ``jobFinished(job_id, kind,
-state)`` so the window can refresh what the job changed.
+rows once a second. A job that finishes is announced with ``jobFinished(job_id, kind,
+state)``, so the window can refresh what the job changed.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def create_application(argv: list[str]) -> QApplication:
     """Return the QApplication, set up for high-DPI screens.
 
-    Qt 6 scales by the device pixel ratio itself; the rounding policy PassThrough keeps
+    Qt 6 scales by the device pixel ratio itself. The rounding policy PassThrough keeps
     fractional factors such as 150 % exact instead of rounding them to 200 %.
     """
     app = QApplication.instance()
@@ -89,8 +89,10 @@ def ensure_demo(db, force: bool) -> str | None:
 
 
 def start(args: argparse.Namespace):
-    """Open the database and show the main window; return (window, database), or None when
-    the database cannot be opened (the error is shown in a dialog)."""
+    """Open the database and show the main window, then return (window, database).
+
+    Returns None when the database cannot be opened, after showing the error in a dialog.
+    """
     from app.main_window import MainWindow
     from app.settings import AppSettings
     from db.session import open_database

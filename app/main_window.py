@@ -225,8 +225,9 @@ class MainWindow(QMainWindow):
             return
         self.origin, self.item_pk = "item", item_pk
         if row.slice_id is not None:
-            if not self.case.open_slice(row.slice_id) or self.case.slice_id == row.slice_id:
-                self.panels.show_slice(row.slice_id)
+            already_shown = self.case.slice_id == row.slice_id
+            if self.case.open_slice(row.slice_id) and already_shown:
+                self.panels.show_slice(row.slice_id)  # no slice change, so no signal refreshes them
             self.currentItemChanged.emit(item_pk)
             return
         text = (f"The image of {row.benchmark} item {row.item_id} is not available:\n{row.image_path}\n\n"
@@ -285,7 +286,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def request_data_root(self, request: DataRootRequest) -> None:
-        """Ask for the folder that holds a benchmark's images or a dataset's files."""
+        """Ask for the folder that contains a benchmark's images or a dataset's files."""
         name = str(request.key)
         start = self.settings.data_roots.get(name, "")
         if request.kind == "benchmark":

@@ -17,7 +17,7 @@ from widgets.semantics_panel import SemanticsPanel
 class PanelsController(QObject):
     """Queries the panel data of the current slice or benchmark item and shows it.
 
-    ``questionsShown(questions, slice_id, item_pk)`` tells the review controller what can
+    ``questionsShown(questions, slice_id, item_pk)`` gives the review controller what can
     be reviewed now.
     """
 

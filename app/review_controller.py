@@ -1,7 +1,7 @@
 """The review workflow: verdict keys, save and go on, undo, history and the reviewer name.
 
 Reviews are written with :mod:`engine.review`, which only appends: an edit is a new
-version and an undo appends the version before. The undo stack of this window holds the
+version and an undo appends the version before. The undo stack of this window contains the
 ids of the reviews saved here, newest last.
 """
 
@@ -85,7 +85,9 @@ class ReviewController(QObject):
         self.questions, self.slice_id, self.item_pk = list(questions), slice_id, item_pk
         self._reload_items()
         first = next_unreviewed(self.items)
-        self._show(first if first is not None else (0 if self.items else None))
+        if first is None and self.items:
+            first = 0  # everything is reviewed: show the first item and its verdict
+        self._show(first)
 
     def _reload_items(self) -> None:
         with self.db.session() as session:

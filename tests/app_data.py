@@ -1,7 +1,7 @@
 """Databases for the main-window tests: the demo study and a small real benchmark with runs.
 
 Building them takes seconds, so each is built once per test session and copied for each
-test. The benchmark holds four real MM-NeuroOnco items (1, 3, 4, 9). Items 1 and 3 get
+test. The benchmark contains four real MM-NeuroOnco items (1, 3, 4, 9). Items 1 and 3 get
 images rendered from the demo T1 (item 3 also a BraTS-style ``_seg`` mask) under a data
 root; the images of items 4 and 9 stay missing, as gated data is. Two runs answer every
 question: baseline:random, and "notes", a registered model whose answers come from

@@ -135,7 +135,8 @@ def test_selecting_rows_opens_them(qtbot, make_window, bench_db):
 
     items = _children(window, _children(window, _root(window, "Benchmarks"))[0])
     window.browser.tree.select_node(items[2])
-    assert window.origin == "item" and window.item_pk == items[2].key
+    assert window.origin == "item"
+    assert window.item_pk == items[2].key
     assert window.case.stack.currentWidget() is window.case.placeholder
 
 

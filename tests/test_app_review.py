@@ -127,7 +127,9 @@ def test_undo_appends_previous_version(qtbot, make_window, bench_db, reviewer):
     assert not window.review_panel.undo_button.isEnabled()
     history = [window.review_panel.history.item(row).text() for row in range(window.review_panel.history.count())]
     assert len(history) == 4
-    assert history[0].startswith("v1") and history[-1].startswith("v4") and "withdrawn" in history[-1]
+    assert history[0].startswith("v1")
+    assert history[-1].startswith("v4")
+    assert "withdrawn" in history[-1]
 
 
 def test_reviewer_name_asked_once(qtbot, make_window, bench_db, app_settings, settings_path):

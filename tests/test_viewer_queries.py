@@ -142,7 +142,8 @@ def test_questions_of_linked_slice(bench_db):
         assert [answer.run_name for answer in question.answers] == ["random", "notes-run"]
     notes = closed[0].answers[1]
     assert notes.reasoning.startswith("Compared the options")
-    assert notes.parsed_letter == closed[0].gold_letter and notes.is_correct
+    assert notes.parsed_letter == closed[0].gold_letter
+    assert notes.is_correct
     assert notes.letter_probs[notes.parsed_letter] == pytest.approx(0.6)
     assert notes.latency_ms == pytest.approx(120.0)
     assert closed[1].answers[1].is_correct is False
@@ -160,7 +161,8 @@ def test_open_answer_keywords_split(bench_db):
     for keyword in answer.keywords_missed:
         assert keyword.casefold() not in answer.raw_output.casefold()
     baseline = detail.answers[0]
-    assert baseline.keywords_hit == () and set(baseline.keywords_missed) == set(detail.keywords)
+    assert baseline.keywords_hit == ()
+    assert set(baseline.keywords_missed) == set(detail.keywords)
 
 
 def test_missing_item_questions_without_slice(bench_db):

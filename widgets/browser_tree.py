@@ -1,6 +1,6 @@
 """A lazily filled, paged tree for the browser: datasets, cases, series, slices and items.
 
-The tree never holds the whole catalogue. Children are fetched in pages when a node is
+The tree never contains the whole catalogue. Children are fetched in pages when a node is
 expanded or scrolled to its end, through a ``fetch(node, offset, limit)`` function the
 application supplies (it queries the database; this widget does not).
 """
@@ -26,7 +26,7 @@ RIGHT_ALIGNED = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 class BrowserNode:
     """One row of the tree.
 
-    ``kind`` says what the row is (the application's words, e.g. ``dataset`` or ``slice``)
+    ``kind`` names what the row is (the application's words, e.g. ``dataset`` or ``slice``)
     and ``key`` identifies it to the application. ``count`` is shown in the second column.
     ``expandable`` nodes get children from the fetch function.
     """

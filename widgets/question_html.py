@@ -1,6 +1,6 @@
 """HTML of the questions panel's detail view: a question with its options, or one run's answer.
 
-Blind mode leaves out everything that tells the gold answer or whether an answer is right:
+Blind mode leaves out everything that reveals the gold answer or whether an answer is right:
 the gold letter and text, trap marks, reference answers, keyword hits, scores and accuracy.
 """
 

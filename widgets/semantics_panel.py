@@ -23,7 +23,7 @@ def _number(value, digits: int = 2) -> str:
 
 
 def _table(parent: QWidget, rows: tuple[str, ...], name: str) -> QTableWidget:
-    """A read-only table with one row per quantity and one column per mask region."""
+    """Create a read-only table with one row per quantity and one column per mask region."""
     table = QTableWidget(len(rows), 0, parent)
     table.setObjectName(name)
     table.setVerticalHeaderLabels(rows)

@@ -39,10 +39,10 @@ class ImageMissingError(InvalidInputError):
 
 @dataclass(frozen=True)
 class SeriesFile:
-    """What loading a series needs from its row, its case and its dataset.
+    """The series, case and dataset fields that loading a series needs.
 
-    ``image_path`` is the data-root-relative path of a 2D image in the MM-NeuroOnco layout,
-    ``data_root`` the dataset's data root; together they find an image whose absolute
+    ``image_path`` is the data-root-relative path of a 2D image in the MM-NeuroOnco layout
+    and ``data_root`` the dataset's data root. Together they find an image whose absolute
     ``source_path`` no longer exists.
     """
 
@@ -78,7 +78,7 @@ class SeriesFile:
 
 @dataclass(frozen=True)
 class MaskFile:
-    """What loading a mask needs from its row: file, kind, grid and label names."""
+    """The mask row fields that loading needs: file, kind, grid and label names."""
 
     mask_id: int
     case_id: int

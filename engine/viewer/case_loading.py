@@ -25,7 +25,7 @@ class LoadProgress:
     """Progress shared between the loading thread (writer) and the GUI thread (reader).
 
     Plain attribute writes and reads are atomic in CPython, so no lock is needed for
-    these counters; ``cancel`` is an Event so that the loader sees it between files.
+    these counters. ``cancel`` is an Event, which the loader checks between files.
     """
 
     total: int = 0
@@ -52,24 +52,24 @@ class LoadedCase:
     mask_error: str | None = None
 
 
-def panes_for(files: CaseFiles, wanted_series_id: int | None) -> list[SeriesFile]:
-    """Return the series to show: the first four in pane order, always including ``wanted``."""
+def panes_for(files: CaseFiles, requested_series_id: int | None) -> list[SeriesFile]:
+    """Return the series to show: the first four in pane order, always including ``requested``."""
     chosen = list(files.series[:MAX_PANES])
-    wanted = files.series_by_id(wanted_series_id) if wanted_series_id is not None else None
-    if wanted is not None and wanted not in chosen:
-        chosen[-1] = wanted
+    requested = files.series_by_id(requested_series_id) if requested_series_id is not None else None
+    if requested is not None and requested not in chosen:
+        chosen[-1] = requested
     return chosen
 
 
-def load_case(files: CaseFiles, wanted_series_id: int | None, progress: LoadProgress) -> LoadedCase:
-    """Load the series shown for ``files`` and the mask on the wanted series' grid.
+def load_case(files: CaseFiles, requested_series_id: int | None, progress: LoadProgress) -> LoadedCase:
+    """Load the series shown for ``files`` and the mask on the requested series' grid.
 
     Raises ImageMissingError or InvalidInputError (from the first series that fails) and
     Cancelled when ``progress.cancel`` is set between two files. A missing or changed
-    mask does not fail the load; the image is shown without it and ``mask_error`` says why.
+    mask does not fail the load; the image is shown without it and ``mask_error`` gives the reason.
     """
-    shown = panes_for(files, wanted_series_id)
-    mask = files.mask_for(wanted_series_id if wanted_series_id is not None else shown[0].series_id)
+    shown = panes_for(files, requested_series_id)
+    mask = files.mask_for(requested_series_id if requested_series_id is not None else shown[0].series_id)
     progress.total = len(shown) + (mask is not None)
     volumes = []
     for entry in shown:
