@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from db.models import (Answer, BenchmarkItem, Case, Dataset, Question, Review, Semantics, Series,
@@ -19,6 +19,10 @@ from db.models import (Answer, BenchmarkItem, Case, Dataset, Question, Review, S
 # Semantics regions that describe the whole lesion: binary masks and BraTS whole tumour.
 WHOLE_LESION_REGIONS = ("whole", "WT")
 REVIEW_STATES = ("unreviewed", "reviewed", "agree", "disagree", "flag")
+# The browser's order: series in import order, then slice index. It follows the unique
+# (series, slice index) index, so a page of a large result is read without sorting every
+# match (75,000 slices page in milliseconds; names would need a full sort).
+BROWSER_ORDER = (Slice.series_id, Slice.index)
 
 
 @dataclass
@@ -41,6 +45,8 @@ class SliceFilter:
     benchmark_id: int | None = None
     run_id: int | None = None
     run_outcome: str | None = None  # "right" or "wrong", with run_id
+    has_questions: bool | None = None  # linked to an item of any benchmark
+    unreviewed_by: str | None = None  # the slice or one of its answers lacks this reviewer's review
     text: str | None = None
 
     def is_empty(self) -> bool:
@@ -88,6 +94,30 @@ def _review_condition(filters: SliceFilter):
     return Slice.id.in_(latest.where(Review.verdict == state))
 
 
+def _current_reviews_by(reviewer: str, target: str):
+    """Select the newest review ids of ``reviewer`` per target of kind ``target``."""
+    return (
+        select(func.max(Review.id))
+        .where(Review.reviewer == reviewer, Review.target == target)
+        .group_by(Review.answer_id, Review.slice_id)
+    )
+
+
+def _unreviewed_by_condition(reviewer: str):
+    """Slices whose own review or the review of one of their answers by ``reviewer`` is missing."""
+    reviewed_slices = select(Review.slice_id).where(
+        Review.id.in_(_current_reviews_by(reviewer, "slice")), Review.verdict != "withdrawn")
+    reviewed_answers = select(Review.answer_id).where(
+        Review.id.in_(_current_reviews_by(reviewer, "answer")), Review.verdict != "withdrawn")
+    with_open_answers = (
+        select(BenchmarkItem.slice_id)
+        .join(Question, Question.item_id == BenchmarkItem.id)
+        .join(Answer, Answer.question_id == Question.id)
+        .where(BenchmarkItem.slice_id.is_not(None), Answer.id.not_in(reviewed_answers))
+    )
+    return or_(Slice.id.not_in(reviewed_slices), Slice.id.in_(with_open_answers))
+
+
 def _with_semantics(*conditions):
     # IN (subquery) lets SQLite build the matching set once instead of probing per slice.
     return Slice.id.in_(
@@ -123,6 +153,11 @@ def _conditions(filters: SliceFilter, dialect: str) -> list:
         conditions.append(Slice.id.in_(
             select(BenchmarkItem.slice_id).where(BenchmarkItem.benchmark_id == filters.benchmark_id)
         ))
+    if filters.has_questions is not None:
+        linked = Slice.id.in_(select(BenchmarkItem.slice_id).where(BenchmarkItem.slice_id.is_not(None)))
+        conditions.append(linked if filters.has_questions else ~linked)
+    if filters.unreviewed_by:
+        conditions.append(_unreviewed_by_condition(filters.unreviewed_by))
     if filters.run_id is not None:
         answered = (
             select(BenchmarkItem.slice_id)
@@ -147,7 +182,11 @@ def _conditions(filters: SliceFilter, dialect: str) -> list:
     return conditions
 
 
-def _base_query(session: Session, filters: SliceFilter, columns: Sequence):
+def filtered_query(session: Session, filters: SliceFilter, columns: Sequence):
+    """Return a SELECT of ``columns`` over the slices matching ``filters``.
+
+    Slice, Series, Case and Dataset are joined, so ``columns`` may name any of them.
+    """
     query = (
         select(*columns)
         .select_from(Slice)
@@ -159,7 +198,7 @@ def _base_query(session: Session, filters: SliceFilter, columns: Sequence):
 
 
 def count_slices(session: Session, filters: SliceFilter) -> int:
-    return session.scalar(_base_query(session, filters, [func.count(Slice.id)])) or 0
+    return session.scalar(filtered_query(session, filters, [func.count(Slice.id)])) or 0
 
 
 def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
@@ -172,7 +211,7 @@ def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
     columns = [Slice.id, Slice.index, Series.id, Case.id, Dataset.id, Dataset.name,
                Case.pseudonym, Case.tumour_type, Series.modality, Series.kind,
                Slice.image_path, Slice.has_mask]
-    query = _base_query(session, filters, columns).order_by(Slice.series_id, Slice.index)
+    query = filtered_query(session, filters, columns).order_by(*BROWSER_ORDER)
     if offset:
         query = query.offset(offset)
     if limit is not None:
@@ -182,8 +221,29 @@ def list_slices(session: Session, filters: SliceFilter, offset: int = 0,
 
 def list_slice_ids(session: Session, filters: SliceFilter) -> list[int]:
     """Return the ids of every matching slice, in browser order."""
-    query = _base_query(session, filters, [Slice.id]).order_by(Slice.series_id, Slice.index)
+    query = filtered_query(session, filters, [Slice.id]).order_by(*BROWSER_ORDER)
     return list(session.scalars(query))
+
+
+def next_slice_id(session: Session, filters: SliceFilter, after_slice_id: int | None) -> int | None:
+    """Return the first matching slice after slice ``after_slice_id`` in browser order.
+
+    With ``after_slice_id`` None, return the first matching slice. The slice itself need
+    not match the filters. Returns None when no matching slice follows.
+    """
+    query = filtered_query(session, filters, [Slice.id])
+    if after_slice_id is not None:
+        position = session.execute(
+            select(*BROWSER_ORDER).select_from(Slice)
+            .join(Series, Series.id == Slice.series_id)
+            .join(Case, Case.id == Series.case_id)
+            .join(Dataset, Dataset.id == Case.dataset_id)
+            .where(Slice.id == after_slice_id)
+        ).one_or_none()
+        if position is None:
+            return None
+        query = query.where(tuple_(*BROWSER_ORDER) > tuple_(*position))
+    return session.scalar(query.order_by(*BROWSER_ORDER).limit(1))
 
 
 def distinct_values(session: Session) -> dict[str, list[str]]:

@@ -37,3 +37,22 @@ def run_session_job(db, params, progress):  # noqa: ANN001 - the job runner's si
         raise InvalidInputError(f"bench.run job has run_id {run_id!r}; pass the integer id of a "
                                 "run created with 'neuroonco bench run --job'")
     return run_session(db, run_id, progress, job_id=getattr(progress, "job_id", None))
+
+
+# Resumable because setting the data root again checks every image again and imports only
+# the images not yet imported.
+@job_kind("bench.set_data_root", resumable=True,
+          description="Set the image folder 'data_root' of benchmark 'benchmark', import the "
+                      "present images and link the items to them")
+def set_data_root_job(db, params, progress):  # noqa: ANN001 - the job runner's signature
+    """Run :func:`engine.bench.images.set_data_root` with the job's parameters."""
+    from engine.bench.images import set_data_root
+
+    for key in ("benchmark", "data_root"):
+        if not params.get(key):
+            raise InvalidInputError(f"bench.set_data_root job has no '{key}' parameter; pass the "
+                                    "benchmark name and the image folder")
+    presence = set_data_root(db, params["benchmark"], params["data_root"], progress)
+    progress.log(f"images under {presence.data_root}: {presence.present_count} present, "
+                 f"{presence.missing_count} missing")
+    return presence.to_dict()

@@ -39,18 +39,59 @@ class OpenRecord:
     prediction: str | None
 
 
+def _keyword_pattern(keyword: str, whole_word: bool) -> re.Pattern:
+    escaped = re.escape(keyword.casefold())
+    return re.compile(rf"\b{escaped}\b" if whole_word else escaped)
+
+
+def keyword_matches(prediction: str, keywords: Sequence[str],
+                    whole_word: bool = False) -> tuple[list[str], list[str]]:
+    """Split ``keywords`` into those found in ``prediction`` and those missed, in order."""
+    text = prediction.casefold()
+    hit, missed = [], []
+    for keyword in keywords:
+        if whole_word:
+            found = _keyword_pattern(keyword, True).search(text) is not None
+        else:
+            found = keyword.casefold() in text
+        (hit if found else missed).append(keyword)
+    return hit, missed
+
+
+def keyword_spans(text: str, keywords: Sequence[str],
+                  whole_word: bool = False) -> list[tuple[int, int]]:
+    """Return the (start, end) character spans of every keyword occurrence in ``text``.
+
+    Matching is the same as :func:`keyword_matches`. Overlapping spans are merged, so the
+    result is sorted and disjoint.
+    """
+    folded = text.casefold()
+    if len(folded) != len(text):
+        # Case folding changed the length (e.g. German sharp s), so offsets would not line
+        # up with the original; lower() keeps the length for almost all text.
+        folded = text.lower()
+    spans = []
+    for keyword in keywords:
+        if not keyword:
+            continue
+        pattern = _keyword_pattern(keyword, whole_word)
+        spans.extend(match.span() for match in pattern.finditer(folded))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def keyword_recall(prediction: str, keywords: Sequence[str],
                    whole_word: bool = False) -> float | None:
     """Return the share of ``keywords`` found in ``prediction``; None for no keywords."""
     if not keywords:
         return None
-    text = prediction.casefold()
-    if whole_word:
-        found = sum(re.search(rf"\b{re.escape(k.casefold())}\b", text) is not None
-                    for k in keywords)
-    else:
-        found = sum(k.casefold() in text for k in keywords)
-    return found / len(keywords)
+    hit, _ = keyword_matches(prediction, keywords, whole_word)
+    return len(hit) / len(keywords)
 
 
 def compute_open_metrics(records: Iterable[OpenRecord], seed: int = DEFAULT_SEED,
