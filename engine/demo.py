@@ -8,7 +8,9 @@ the case's tumour type is the generic "tumor" class, because the lesion has no h
 The demo also gets a small benchmark in the MM-NeuroOnco v1.0 schema, generated from the
 mask semantics by the instruction pipeline without any model (every third lesion slice,
 rendered to PNG with its mask under ``<data dir>/demo-benchmark``), so a benchmark session
-such as ``baseline:semantics-oracle`` runs on a fresh installation.
+such as ``baseline:semantics-oracle`` runs on a fresh installation. Its items are linked to
+the volume slices they were rendered from, so the viewer shows their questions on the
+demo volume; models read the rendered PNGs.
 """
 
 from __future__ import annotations
@@ -103,24 +105,21 @@ def create_demo_benchmark(db: Database, progress: Progress | None = None) -> str
     run = open_run(db, DEMO_PIPELINE_RUN, DEMO_DATASET, options)
     run_stages(db, run.name, ["description", "generate", "split"], progress, StageOptions())
     folder = data_dir() / "demo-benchmark"
-    export_benchmark(db, run, run_samples(db, run), folder, progress=progress)
+    samples = run_samples(db, run)
+    export_benchmark(db, run, samples, folder, progress=progress)
     import_benchmark(db, folder / "benchmark_closed.json", folder / "benchmark_open.json",
-                     data_root=folder, name=DEMO_BENCHMARK, progress=progress)
-    _mark_images_synthetic(db)
+                     data_root=folder, name=DEMO_BENCHMARK, progress=progress,
+                     import_images=False)
+    _link_to_volume_slices(db, {sample.sample_id: sample.slice_id for sample in samples})
     return DEMO_BENCHMARK
 
 
-def _mark_images_synthetic(db: Database) -> None:
-    """Mark the benchmark's exported slices and their masks as synthetic, like the source."""
-    from db.models import Benchmark
+def _link_to_volume_slices(db: Database, slice_by_image_path: dict[str, int]) -> None:
+    """Link each demo benchmark item to the volume slice its image was rendered from."""
+    from db.models import Benchmark, BenchmarkItem
 
     with db.session(write=True) as session:
-        dataset_id = session.scalar(
-            select(Benchmark.images_dataset_id).where(Benchmark.name == DEMO_BENCHMARK))
-        if dataset_id is None:
-            return
-        dataset = session.get(Dataset, dataset_id)
-        dataset.is_synthetic = True
-        dataset.description = "Slices of the demo study rendered for its benchmark. " + DEMO_DESCRIPTION
-        case_ids = select(Case.id).where(Case.dataset_id == dataset_id)
-        session.execute(update(Mask).where(Mask.case_id.in_(case_ids)).values(is_synthetic=True))
+        benchmark_id = select(Benchmark.id).where(Benchmark.name == DEMO_BENCHMARK)
+        for item in session.scalars(
+                select(BenchmarkItem).where(BenchmarkItem.benchmark_id.in_(benchmark_id))):
+            item.slice_id = slice_by_image_path.get(item.image_path)

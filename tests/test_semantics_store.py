@@ -144,16 +144,11 @@ def test_demo_study(db_url):
     assert lesion_free.endswith("The segmentation mask shows no lesion on this slice.")
 
     listing = run_cli(db_url, "datasets", "list", "--json")
-    rows = {row["name"]: row for row in json.loads(listing.stdout)}
-    # The demo volume, and the demo benchmark's exported slices as their own dataset.
-    assert set(rows) == {DEMO_DATASET, "Demo benchmark images"}
-    row = rows[DEMO_DATASET]
-    assert (row["slices"], row["masks"], row["synthetic"]) == (160, 1, True)
-    assert rows["Demo benchmark images"]["synthetic"] is True
+    (row,) = json.loads(listing.stdout)
+    assert (row["name"], row["slices"], row["masks"], row["synthetic"]) == (DEMO_DATASET, 160, 1, True)
     deleted = run_cli(db_url, "datasets", "delete", DEMO_DATASET)
     assert deleted.returncode == 0, deleted.stderr
-    remaining = [row["name"] for row in json.loads(run_cli(db_url, "datasets", "list", "--json").stdout)]
-    assert remaining == ["Demo benchmark images"]
+    assert json.loads(run_cli(db_url, "datasets", "list", "--json").stdout) == []
 
 
 def test_demo_benchmark_oracle_session(db_url):
@@ -162,6 +157,18 @@ def test_demo_benchmark_oracle_session(db_url):
     stats = json.loads(run_cli(db_url, "bench", "stats", "Demo benchmark", "--json").stdout)
     assert stats["items"] == 13 and stats["images_missing"] == 0
     assert stats["traps"] > 0
+
+    # Every item is linked to the demo volume slice its image was rendered from.
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        linked = connection.execute(text(
+            "SELECT item.image_path, slice.\"index\" FROM benchmark_item item "
+            "JOIN slice ON slice.id = item.slice_id")).all()
+    engine.dispose()
+    assert len(linked) == 13
+    assert all(path.endswith(f"_{index}.png") for path, index in linked)
 
     session = run_cli(db_url, "bench", "run", "--benchmark", "Demo benchmark",
                       "--model", "baseline:semantics-oracle", "--setting", "rejection-aware",

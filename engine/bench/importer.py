@@ -101,8 +101,12 @@ class ImportReport:
 
 def import_benchmark(db: Database, closed_path: str | Path, open_path: str | Path | None = None,
                      data_root: str | Path | None = None, name: str | None = None,
-                     skip_invalid: bool = False, progress: Progress | None = None) -> ImportReport:
+                     skip_invalid: bool = False, progress: Progress | None = None,
+                     import_images: bool = True) -> ImportReport:
     """Import a closed benchmark file and optionally the matching open file.
+
+    With a ``data_root`` the present images are imported (unless ``import_images`` is
+    False) and the items linked to them.
 
     ``name`` defaults to the closed file's stem. Raises InvalidInputError for unreadable
     files, invalid items (unless ``skip_invalid``), a missing data root, or a name already
@@ -137,7 +141,8 @@ def import_benchmark(db: Database, closed_path: str | Path, open_path: str | Pat
         presence = check_images(root, items, progress)
         # The images go in first, as their own dataset import, so the benchmark's write
         # transaction below can link its items to their slices.
-        images_dataset = import_present_images(db, name, root, items, presence, progress)
+        if import_images:
+            images_dataset = import_present_images(db, name, root, items, presence, progress)
 
     # No progress calls inside the write transaction: on SQLite a job's progress writes the
     # job row, which would wait for the write lock that this transaction holds.
