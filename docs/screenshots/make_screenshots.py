@@ -11,7 +11,8 @@ the two images, and ``neuroonco bench run --model baseline:random`` answers ever
 
 Screenshots:
 
-- ``main-window-demo.png``: the demo study in the panes with its overlay and semantics;
+- ``main-window-demo.png``: the demo study in the panes with its overlay, semantics and the
+  demo benchmark's questions on that slice with the ``baseline:semantics-oracle`` answers;
 - ``main-window-item.png``: item 3 with the rendered demo slice, its overlay and semantics,
   and the item's questions with the baseline's answers and a review;
 - ``main-window-gated-item.png``: item 9, whose image is missing, with its open question.
@@ -78,6 +79,8 @@ def build_database(folder: Path) -> str:
     url = f"sqlite:///{folder / 'screenshots.sqlite'}"
     closed, opened, root = write_benchmark(folder)
     cli(url, "demo")
+    cli(url, "bench", "run", "--benchmark", "Demo benchmark", "--model", "baseline:semantics-oracle",
+        "--name", "semantics-oracle")
     cli(url, "bench", "import", "--closed", str(closed), "--open", str(opened), "--name", BENCHMARK)
     cli(url, "bench", "set-data-root", BENCHMARK, str(root))
     cli(url, "bench", "run", "--benchmark", BENCHMARK, "--model", "baseline:random", "--name", "baseline-random")
@@ -149,7 +152,10 @@ def main() -> int:
         with db.session() as session:
             semantics = slice_semantics(session, window.case.slice_id)
         view.set_slice(next(summary.largest_slice_index for summary in semantics.volume if summary.region == "WT"))
-        wait(app, lambda: True)
+        wait(app, lambda: bool(window.questions_panel.questions))
+        located = next(question for question in window.questions_panel.questions
+                       if question.question_type == "location" and question.answers)
+        window.questions_panel.select_answer(located.answers[0].answer_id)
         save(window, output, "main-window-demo.png")
 
         window.open_item(item_pk(db, 3))
