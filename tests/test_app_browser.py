@@ -31,7 +31,8 @@ def _root(window, label: str) -> BrowserNode:
 
 def test_tree_levels_and_counts(qtbot, make_window, bench_db):
     window = make_window(bench_db)
-    assert _roots(window) == {"Datasets": 162, "Benchmarks": 4}
+    # The demo study brings its generated benchmark (13 items) beside the test's 4 items.
+    assert _roots(window) == {"Datasets": 162, "Benchmarks": 17}
 
     datasets = _children(window, _root(window, "Datasets"))
     assert [(node.label, node.count) for node in datasets] == [(DEMO_DATASET, 160), (f"{BENCHMARK} images", 2)]
@@ -52,8 +53,8 @@ def test_tree_levels_and_counts(qtbot, make_window, bench_db):
         ("BraTS2021_01648_flair.png", "mask")]
 
     benchmarks = _children(window, _root(window, "Benchmarks"))
-    assert [(node.label, node.count) for node in benchmarks] == [(BENCHMARK, 4)]
-    items = _children(window, benchmarks[0])
+    assert [(node.label, node.count) for node in benchmarks] == [("Demo benchmark", 13), (BENCHMARK, 4)]
+    items = _children(window, benchmarks[1])
     assert [node.label for node in items] == ["item 1", "item 3", "item 4", "item 9"]
     assert [node.detail for node in items][2:] == ["image missing", "image missing"]
 
@@ -79,14 +80,16 @@ def test_filters_narrow_both_branches(qtbot, make_window, bench_db):
     masked = _roots(window)["Datasets"]
     with bench_db.session() as session:
         assert masked == len(session.scalars(select(Slice.id).where(Slice.has_mask.is_(True))).all())
-    assert _roots(window)["Benchmarks"] == 1  # only item 3's slice has a mask
+    # Item 3's slice and the demo benchmark's 13 items on masked demo slices.
+    assert _roots(window)["Benchmarks"] == 1 + 13
     panel.set_value("has_mask", None)
 
     panel.set_value("image_missing", True)
     assert _roots(window) == {"Datasets": 0, "Benchmarks": 2}
     panel.set_value("image_missing", None)
     panel.set_value("benchmark", "any")
-    assert _roots(window)["Datasets"] == 2  # the slices linked to benchmark items
+    # The slices linked to benchmark items: 2 images and the demo's 13 volume slices.
+    assert _roots(window)["Datasets"] == 2 + 13
     panel.set_value("benchmark", None)
 
     with bench_db.session() as session:
@@ -133,7 +136,8 @@ def test_selecting_rows_opens_them(qtbot, make_window, bench_db):
     wait_loaded(qtbot, window)
     assert window.panes.active_view.slice_index == 80
 
-    items = _children(window, _children(window, _root(window, "Benchmarks"))[0])
+    benchmarks = _children(window, _root(window, "Benchmarks"))
+    items = _children(window, next(node for node in benchmarks if node.label == BENCHMARK))
     window.browser.tree.select_node(items[2])
     assert window.origin == "item"
     assert window.item_pk == items[2].key

@@ -11,7 +11,7 @@ from app.settings import AppSettings
 from app_data import (BENCHMARK, bench_db, bench_template, demo_db, demo_template,  # noqa: F401
                       render_item_images, write_benchmark_files)
 from conftest import SHARED_DATA
-from db.models import BenchmarkItem
+from db.models import Benchmark, BenchmarkItem
 from engine.bench.importer import import_benchmark
 from engine.jobs import queue
 from engine.jobs.worker import run_job
@@ -23,7 +23,10 @@ pytestmark = pytest.mark.gui
 
 def _item_pk(db, item_id):
     with db.session() as session:
-        return session.scalar(select(BenchmarkItem.id).where(BenchmarkItem.item_id == item_id))
+        # The demo study has its own benchmark with overlapping item ids.
+        return session.scalar(
+            select(BenchmarkItem.id).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
+            .where(BenchmarkItem.item_id == item_id, Benchmark.name == BENCHMARK))
 
 
 def _open_item(qtbot, window, db, item_id):

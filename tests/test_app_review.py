@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from app.reviews_dialog import ReviewsDialog
 from app.settings import AppSettings
-from app_data import bench_db, bench_template, demo_db, demo_template  # noqa: F401
-from db.models import Answer, BenchmarkItem, Question, Review, Run, Slice
+from app_data import BENCHMARK, bench_db, bench_template, demo_db, demo_template  # noqa: F401
+from db.models import Answer, Benchmark, BenchmarkItem, Question, Review, Run, Slice
 from db.session import open_database
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from window_fixtures import app_settings, make_window, open_demo, settings_path, settle, wait_loaded  # noqa: F401
@@ -30,7 +30,10 @@ def _reviews(db):
 
 def _item_pk(db, item_id):
     with db.session() as session:
-        return session.scalar(select(BenchmarkItem.id).where(BenchmarkItem.item_id == item_id))
+        # The demo study has its own benchmark with overlapping item ids.
+        return session.scalar(
+            select(BenchmarkItem.id).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
+            .where(BenchmarkItem.item_id == item_id, Benchmark.name == BENCHMARK))
 
 
 def _open_item(qtbot, window, db, item_id):
