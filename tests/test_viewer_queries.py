@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app_data import BENCHMARK, PRESENT_ITEMS, bench_db, bench_template, demo_db, demo_template  # noqa: F401
-from db.models import Answer, BenchmarkItem, Case, Dataset, Question, Run, Series, Slice
+from db.models import Answer, Benchmark, BenchmarkItem, Case, Dataset, Question, Run, Series, Slice
 from engine.catalog import SliceFilter, next_slice_id
 from engine.catalog_tree import count_groups, list_groups, slice_position
 from engine.datasets import relocate_dataset
@@ -30,14 +30,21 @@ def _demo_case(db):
         return case_files(session, case_id)
 
 
+def _mini_item(column, item_id):
+    # The demo study has its own benchmark with overlapping item ids.
+    return (select(column).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
+            .where(BenchmarkItem.item_id == item_id, Benchmark.name == BENCHMARK))
+
+
 def _item_pk(db, item_id):
     with db.session() as session:
-        return session.scalar(select(BenchmarkItem.id).where(BenchmarkItem.item_id == item_id))
+        return session.scalar(_mini_item(BenchmarkItem.id, item_id))
 
 
 def _slice_of_item(db, item_id):
     with db.session() as session:
-        return session.scalar(select(BenchmarkItem.slice_id).where(BenchmarkItem.item_id == item_id))
+        return session.scalar(_mini_item(BenchmarkItem.slice_id, item_id))
+
 
 
 def test_demo_case_loads_with_mask(demo_db):
@@ -173,15 +180,20 @@ def test_missing_item_questions_without_slice(bench_db):
 
 def test_items_filtered_and_paged(bench_db):
     with bench_db.session() as session:
-        every = list_items(session, ItemFilter())
-        missing = list_items(session, ItemFilter(image_missing=True))
+        # Only the test's benchmark: the demo study brings one of its own.
+        mini = [session.scalar(select(Benchmark.id).where(Benchmark.name == BENCHMARK))]
+        every = list_items(session, ItemFilter(benchmark_ids=mini))
+        missing = list_items(session, ItemFilter(benchmark_ids=mini, image_missing=True))
         run_id = session.scalar(select(Run.id).where(Run.name == "notes-run"))
-        wrong = list_items(session, ItemFilter(run_id=run_id, run_outcome="wrong"))
+        wrong = list_items(session, ItemFilter(benchmark_ids=mini, run_id=run_id, run_outcome="wrong"))
         text = list_items(session, ItemFilter(text="BraTS2021_01648"))
-        assert count_items(session, ItemFilter()) == 4
-        assert [row.item_id for row in list_items(session, ItemFilter(), offset=1, limit=2)] == [3, 4]
-        assert next_item_pk(session, ItemFilter(), every[1].item_pk) == every[2].item_pk
-        assert next_item_pk(session, ItemFilter(image_missing=True), every[0].item_pk) == missing[0].item_pk
+        assert count_items(session, ItemFilter(benchmark_ids=mini)) == 4
+        assert count_items(session, ItemFilter()) == 4 + 13
+        assert [row.item_id for row in
+                list_items(session, ItemFilter(benchmark_ids=mini), offset=1, limit=2)] == [3, 4]
+        assert next_item_pk(session, ItemFilter(benchmark_ids=mini), every[1].item_pk) == every[2].item_pk
+        assert next_item_pk(session, ItemFilter(benchmark_ids=mini, image_missing=True),
+                            every[0].item_pk) == missing[0].item_pk
     assert [row.item_id for row in every] == [1, 3, 4, 9]
     assert {row.item_id for row in missing} == {4, 9}
     assert {row.item_id for row in every if row.slice_id is not None} == set(PRESENT_ITEMS)
