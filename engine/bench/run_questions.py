@@ -177,9 +177,9 @@ def matching(outcomes: Iterable[QuestionOutcome], question_type: str | None = No
 def outcomes_for_metric(outcomes: Iterable[QuestionOutcome], key: str) -> list[QuestionOutcome]:
     """Return the questions behind column ``key`` of the comparison table.
 
-    ``type:<name>`` gives that question type, ``trap`` and ``non_trap`` those items,
-    ``false_rejection`` the non-trap questions answered with the rejection letter E,
-    ``unparsed`` the unparsed answers; any other key gives every question.
+    ``type:<name>`` gives that question type, and ``trap`` and ``non_trap`` those items.
+    ``false_rejection`` gives the non-trap questions answered with the rejection letter E,
+    ``unparsed`` the unparsed answers. Any other key gives every question.
     """
     if key.startswith("type:"):
         return matching(outcomes, question_type=key.split(":", 1)[1])

@@ -1,8 +1,8 @@
 """What a session dialog offers, and which job a run's resume continues.
 
 The GUI and ``neuroonco bench run`` / ``bench resume`` create, submit and resume runs with
-the same engine calls; these helpers gather the choices (benchmarks, models with their
-adapters, baselines, closed-question prompt templates) and the resume decision.
+the same engine calls. These helpers gather the choices (benchmarks, models with their
+adapters, baselines, closed-question prompt templates) and make the resume decision.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def resume_target(db: Database, run_name: str) -> tuple[int, int | None]:
 def unfinished_runs(db: Database) -> list[str]:
     """Return the names of runs a resume can continue: not finished and not imported.
 
-    A run whose worker died still says ``running``; :func:`resume_target` tells it apart
-    from one that is really running.
+    A run whose worker died still has status ``running``. :func:`resume_target` tells it
+    apart from one that is really running.
     """
     with db.session() as session:
         return list(session.scalars(

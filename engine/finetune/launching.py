@@ -1,9 +1,9 @@
 """Starting, resuming and benchmarking training runs for the window, with the CLI's calls.
 
 Each function bundles the engine calls of one ``neuroonco finetune`` action, so that the
-window can run it on a worker thread in one piece: starting a run (``finetune start``),
-resuming one (``finetune resume``), the first-batch preview (``finetune preview``), and
-creating the base and adapter sessions of the post-training benchmark.
+window can run it on a worker thread in one piece. They start a run (``finetune start``),
+resume one (``finetune resume``), render the first-batch preview (``finetune preview``)
+and create the base and adapter sessions of the post-training benchmark.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from engine.finetune.validation import (Environment, InstructionSetChoice, Model
 
 @dataclass(frozen=True)
 class DialogInputs:
-    """What the fine-tune dialog needs: models, instruction sets, machine, taken names."""
+    """Inputs of the fine-tune dialog: models, instruction sets, machine, taken names."""
 
     models: tuple[ModelChoice, ...]
     instruction_sets: tuple[InstructionSetChoice, ...]
@@ -63,7 +63,7 @@ def resume_training(db: Database, ref: int | str) -> RunInfo:
 
 
 def preview_text(db: Database, config: FineTuneConfig) -> str:
-    """Return the first training batch of ``config`` as the model sees it, as text."""
+    """Return the first training batch of ``config`` as text, as the model receives it."""
     from engine.finetune.model_setup import load_processor
     from engine.finetune.preview import preview_first_batch
     from engine.inference.registry import get_model

@@ -18,7 +18,7 @@ from engine.pipeline.quality import review_quality
 from engine.pipeline.runs import get_run, read_stats
 from engine.pipeline.stages import STAGES
 
-# The stats section (a stage) that holds the AIR of each silver-label stage.
+# The stats section (a stage) that contains the AIR of each silver-label stage.
 AIR_SECTIONS = (("run_a", "extract-a"), ("run_b", "extract-b"), ("fused", "fuse"),
                 ("audited", "audit"))
 
@@ -115,7 +115,7 @@ def list_pipeline_runs(db: Database) -> list[PipelineRunRow]:
 
 @dataclass(frozen=True)
 class PipelineChoices:
-    """What the pipeline dialog offers: datasets, registered models and existing runs."""
+    """Choices of the pipeline dialog: datasets, registered models and existing runs."""
 
     datasets: tuple[str, ...]
     models: tuple[str, ...]

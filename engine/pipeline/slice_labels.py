@@ -1,9 +1,10 @@
 """The silver labels of one slice, with a reviewer's current verdict on each field.
 
-The viewer's silver-label panel shows them; a review of a field is a ``Review`` row with
-target ``silver_label``, the field name, verdict "agree" (the stored value is right, also
-when it is empty) or "disagree" with the reviewer's value in ``corrected_label`` (empty
-when the field should be empty), as :mod:`engine.pipeline.quality` counts them.
+The viewer's silver-label panel shows them. A review of a field is a ``Review`` row with
+target ``silver_label`` and the field name. Its verdict is "agree" (the stored value is
+right, also when it is empty) or "disagree" with the reviewer's value in
+``corrected_label`` (empty when the field should be empty), as
+:mod:`engine.pipeline.quality` counts them.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def field_choices(field: str) -> tuple[str, ...]:
 def slice_labels(session: Session, slice_id: int, reviewer: str | None) -> list[SliceLabel]:
     """Return the slice's silver labels by pipeline run name, then stage in pipeline order.
 
-    ``verdicts`` holds ``reviewer``'s newest review of each field (withdrawn ones are
-    left out); it is empty without a reviewer.
+    ``verdicts`` contains ``reviewer``'s newest review of each field (withdrawn ones are
+    left out). It is empty without a reviewer.
     """
     rows = session.execute(
         select(SilverLabel, PipelineRun.name)
