@@ -164,8 +164,9 @@ class ComparisonController(QObject):
     def export(self, kind: str, path: str | None = None) -> None:
         """Write the comparison (CSV or JSON) or the selected run's report to ``path``.
 
-        Without ``path``, a file dialog opens to choose it. The report is of the run
-        selected in the list, else of the first compared run.
+        Without ``path``, a file dialog opens to choose it. The report is of the run of the
+        table's selected cell, else of the run selected in the list, else of the first
+        compared run.
         """
         run = self.panel.selected_run() or (self.rows[0]["run"] if self.rows else None)
         if kind == "report" and run is None:

@@ -132,8 +132,13 @@ class ComparisonPanel(QWidget):
         self.checkedRunsChanged.emit(self.checked_runs())
 
     def selected_run(self) -> str | None:
-        item = self.runs.currentItem()
-        return item.data(RUN_NAME_ROLE) if item is not None else None
+        """Return the run of the table's selected cell, else the run selected in the list."""
+        return self.table.current_run() or self.listed_run()
+
+    def listed_run(self) -> str | None:
+        """Return the run selected in the list, or None."""
+        items = self.runs.selectedItems()
+        return items[0].data(RUN_NAME_ROLE) if items else None
 
     # ------------------------------------------------------------ results
 
@@ -173,6 +178,6 @@ class ComparisonPanel(QWidget):
         self.cellChosen.emit(run, TRAP_CATEGORIES[category])
 
     def _on_resume_clicked(self) -> None:
-        run = self.selected_run()
+        run = self.listed_run()
         if run is not None:
             self.resumeRequested.emit(run)

@@ -85,6 +85,14 @@ class ComparisonTable(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row_index, column, item)
 
+    def current_run(self) -> str | None:
+        """Return the run of the selected cell, or None when no cell is selected."""
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        if len(rows) != 1:
+            return None
+        row = rows.pop()
+        return self._rows[row]["run"] if row < len(self._rows) else None
+
     def text(self, run: str, key: str) -> str:
         """Return the shown text of ``run``'s cell in column ``key``."""
         row = next(index for index, values in enumerate(self._rows) if values["run"] == run)
