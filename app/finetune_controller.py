@@ -1,5 +1,5 @@
 """Fine-tuning from the window: the dialog, the detached training process, the monitor dock,
-re-attaching at start-up, checkpoints, and the benchmark of an adapter against its base.
+re-attaching at start-up, and checkpoints.
 
 Training runs in its own process (``engine.finetune.process``), which outlives the window.
 The monitor polls :func:`engine.finetune.monitoring.read_snapshot` once a second on a
@@ -14,16 +14,13 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QVBoxLayout, QWidget
 
 from app.background import BackgroundTasks
-from engine.bench.session_choices import session_choices
 from engine.finetune import runs
 from engine.finetune.export import merge_checkpoint, register_checkpoint
-from engine.finetune.launching import (create_post_training_sessions, dialog_inputs, preview_text,
-                                       resume_training, start_training)
+from engine.finetune.launching import dialog_inputs, preview_text, resume_training, start_training
 from engine.finetune.monitoring import read_snapshot
 from engine.finetune.planning import plan_run
 from engine.finetune.process import reattach
 from widgets.finetune_dialog import FineTuneDialog
-from widgets.post_training_dialog import PostTrainingDialog
 from widgets.training_monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
@@ -34,21 +31,16 @@ POLL_MS = 1000
 class FineTuneController(QObject):
     """Owns the fine-tune dialog and the training monitor dock."""
 
-    def __init__(self, window, sessions, comparison, open_dock,  # noqa: ANN001
-                 parent: QObject | None = None) -> None:
+    def __init__(self, window, open_dock, parent: QObject | None = None) -> None:  # noqa: ANN001
         super().__init__(parent or window)
         self.window = window
         self.db = window.db
-        self.sessions = sessions
-        self.comparison = comparison
         self._open_dock = open_dock
         self.dialog: FineTuneDialog | None = None
         self.environment = None
         self.run_id: int | None = None
         self.snapshot = None
         self._last_metric_id = 0
-        self._post_training_jobs: set[int] = set()  # jobs of the sessions still running
-        self._post_training_names: list[str] = []
         self.tasks = BackgroundTasks("finetune", self)
         self.tasks.failed.connect(self._on_tasks_failed)
         self.polls = BackgroundTasks("training-monitor", self)
@@ -72,7 +64,6 @@ class FineTuneController(QObject):
         self.monitor.resumeRequested.connect(self.resume)
         self.monitor.registerRequested.connect(lambda step: self.register(step))
         self.monitor.mergeRequested.connect(lambda step: self.merge(step))
-        window.jobFinished.connect(self._on_window_job_finished)
 
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -255,59 +246,6 @@ class FineTuneController(QObject):
         dialog.finished.connect(dialog.deleteLater)
         self.window.keep_dialog(dialog)
         dialog.open()
-
-    # ------------------------------------------------------------ post-training benchmark
-
-    def ask_post_training(self) -> None:
-        """Ask for adapter and benchmark, then benchmark the adapter against its base."""
-        if self.run_id is None or self.snapshot is None:
-            self.window.show_message("Choose a training run in the training monitor first.")
-            self.open_monitor()
-            return
-        self.tasks.run("benchmarks", session_choices, self.db, on_done=self._show_post_training)
-
-    def _show_post_training(self, choices) -> None:  # noqa: ANN001 - a SessionChoices
-        adapters = sorted({name for entry in self.snapshot.checkpoints for name in entry.adapters})
-        dialog = PostTrainingDialog(self.snapshot.run.name, adapters, choices.benchmarks, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.startRequested.connect(lambda values: self.start_post_training(values, dialog))
-        self.window.keep_dialog(dialog)
-        dialog.show()
-
-    def start_post_training(self, values: dict, dialog: PostTrainingDialog | None = None) -> None:
-        """Create the base and adapter sessions and queue both; compare them when done."""
-        values = dict(values)
-        adapter, benchmark = values.pop("adapter"), values.pop("benchmark")
-
-        def failed(text: str) -> None:
-            self.window.show_message(text)
-            if dialog is not None:
-                dialog.show_error(text)
-
-        self.tasks.run("post-training sessions", create_post_training_sessions, self.db, self.run_id,
-                       adapter, benchmark, **values, on_done=lambda ids: self._queue_post_training(ids, dialog),
-                       on_error=failed)
-
-    def _queue_post_training(self, run_ids: list[int], dialog: PostTrainingDialog | None) -> None:
-        self._post_training_jobs.clear()
-        self._post_training_names = []
-        for run_id in run_ids:
-            name, job_id = self.sessions.submit(run_id)
-            self._post_training_jobs.add(job_id)
-            self._post_training_names.append(name)
-        self.window.show_message("Queued the base and adapter sessions; the comparison opens when "
-                                 "both have finished.")
-        if dialog is not None:
-            dialog.close()
-
-    def _on_window_job_finished(self, job_id: int, _kind: str, state: str) -> None:
-        if job_id not in self._post_training_jobs:
-            return
-        if state != "succeeded":
-            self.window.show_message(f"A post-training session {state} (job {job_id}); see the Jobs panel.")
-        self._post_training_jobs.discard(job_id)
-        if not self._post_training_jobs:
-            self.comparison.show_runs(self._post_training_names)
 
     # ------------------------------------------------------------ internals
 

@@ -19,6 +19,7 @@ from app.comparison_controller import ComparisonController
 from app.finetune_controller import FineTuneController
 from app.models_controller import ModelsController
 from app.pipeline_controller import PipelineController
+from app.post_training_controller import PostTrainingController
 from app.session_controller import SessionController
 from app.silver_label_controller import SilverLabelController
 from widgets.research_shortcuts import research_shortcut
@@ -50,12 +51,13 @@ class ResearchTools:
     pipeline: PipelineController
     silver_labels: SilverLabelController
     finetune: FineTuneController
+    post_training: PostTrainingController
     models: ModelsController
 
     def shutdown(self) -> None:
         """Stop every controller's timers and worker thread."""
         for controller in (self.sessions, self.comparison, self.pipeline, self.silver_labels,
-                           self.finetune, self.models):
+                           self.finetune, self.post_training, self.models):
             controller.shutdown()
 
 
@@ -108,9 +110,10 @@ def attach_research(window, reattach: bool = True) -> ResearchTools:  # noqa: AN
     comparison = ComparisonController(window, lambda dock: show_dock(window, dock), sessions.resume)
     pipeline = PipelineController(window)
     silver_labels = SilverLabelController(window, lambda dock: show_dock(window, dock, floating=False))
-    finetune = FineTuneController(window, sessions, comparison, lambda dock: show_dock(window, dock))
+    finetune = FineTuneController(window, lambda dock: show_dock(window, dock))
+    post_training = PostTrainingController(window, finetune, sessions, comparison)
     models = ModelsController(window)
-    tools = ResearchTools(sessions, comparison, pipeline, silver_labels, finetune, models)
+    tools = ResearchTools(sessions, comparison, pipeline, silver_labels, finetune, post_training, models)
 
     callbacks = {
         "sessions": sessions.open_dialog,
@@ -120,7 +123,7 @@ def attach_research(window, reattach: bool = True) -> ResearchTools:  # noqa: AN
         "silver_labels": silver_labels.open,
         "finetune": finetune.open_dialog,
         "monitor": finetune.open_monitor,
-        "post_training": finetune.ask_post_training,
+        "post_training": post_training.ask,
         "models": models.open_window,
     }
     window.research_actions = {}

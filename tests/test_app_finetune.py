@@ -88,8 +88,9 @@ def test_dialog_starts_training_followed_to_end(qtbot, research_window, tiny_db,
 
     # The post-training benchmark creates the base and adapter sessions with the engine's calls.
     # Where model backends cannot load the model, the dialog shows the engine's one-line error.
-    finetune.ask_post_training()
-    settle_tasks(finetune)
+    post_training = window.research.post_training
+    post_training.ask()
+    settle_tasks(post_training)
     from widgets.post_training_dialog import PostTrainingDialog
 
     [post] = [child for child in window.findChildren(PostTrainingDialog) if child.isVisible()]
@@ -97,7 +98,7 @@ def test_dialog_starts_training_followed_to_end(qtbot, research_window, tiny_db,
     post.benchmark.setCurrentText(DEMO_BENCHMARK)
     post.limit.setValue(4)
     post.start_button.click()
-    settle_tasks(finetune)
+    settle_tasks(post_training)
     with tiny_db.session() as session:
         names = sorted(session.scalars(select(Run.name)))
         jobs = session.scalar(select(func.count()).select_from(Job).where(Job.kind == "bench.run"))
