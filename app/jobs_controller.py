@@ -2,7 +2,9 @@
 
 Jobs run in a ``neuroonco worker`` process, never in the GUI. The panel polls the job
 rows once a second. A job that finishes is announced with ``jobFinished(job_id, kind,
-state)``, so the window can refresh what the job changed.
+state)``, so the window can refresh what the job changed, and every poll's rows with
+``statusesChanged(list of JobStatus)``, so other windows follow their jobs without a query
+of their own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class JobsController(QObject):
     """Owns the jobs panel and this window's worker process."""
 
     jobFinished = Signal(int, str, str)
+    statusesChanged = Signal(list)
     message = Signal(str)
 
     def __init__(self, db: Database, panel: JobsPanel, start_workers: bool = True,
@@ -39,6 +42,7 @@ class JobsController(QObject):
         self.start_workers = start_workers
         self.supervisor = WorkerSupervisor(db)
         self._active: dict[int, str] = {}
+        self._statuses: dict = {}
         panel.cancelRequested.connect(self.cancel)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -57,6 +61,22 @@ class JobsController(QObject):
         self.poll()
         return job_id
 
+    def resume(self, job_id: int) -> None:
+        """Queue a failed or cancelled job again and make sure a worker runs it."""
+        try:
+            queue.resume(self.db, job_id)
+        except WorkbenchError as error:
+            self.message.emit(str(error))
+            return
+        log.info("resumed job %d", job_id)
+        self._ensure_worker()
+        self.message.emit(f"Job {job_id} queued again; it continues where it stopped.")
+        self.poll()
+
+    def status(self, job_id: int):
+        """Return the last polled status of job ``job_id``, or None when it is not among them."""
+        return self._statuses.get(job_id)
+
     def cancel(self, job_id: int) -> None:
         try:
             state = queue.cancel(self.db, job_id)
@@ -71,6 +91,7 @@ class JobsController(QObject):
         statuses = job_statuses(self.db, limit=SHOWN_JOBS)
         self.panel.set_jobs(statuses)
         states = {status.job_id: status for status in statuses}
+        self._statuses = states
         for job_id, kind in list(self._active.items()):
             status = states.get(job_id)
             if status is not None and not status.active:
@@ -80,6 +101,7 @@ class JobsController(QObject):
         for status in statuses:
             if status.active:
                 self._active.setdefault(status.job_id, status.kind)
+        self.statusesChanged.emit(statuses)
 
     def _ensure_worker(self) -> None:
         if not self.start_workers:

@@ -105,8 +105,11 @@ def start(args: argparse.Namespace):
         QMessageBox.critical(None, "NeuroOnco Workbench", str(error))
         return None
 
+    from app.research import attach_research
+
     settings = AppSettings.default()
     window = MainWindow(db, settings)
+    attach_research(window)
     window.show()
     dataset = args.dataset or demo or settings.last_dataset
     if dataset and not window.open_dataset(dataset):

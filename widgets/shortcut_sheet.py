@@ -1,4 +1,5 @@
-"""The shortcut sheet: every key and mouse binding of the viewer and the main window."""
+"""The shortcut sheet: every key and mouse binding of the viewer, the main window and the
+research windows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Iterable
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from widgets.research_shortcuts import RESEARCH_SHORTCUTS
 from widgets.shortcuts import SHORTCUTS, Shortcut
 from widgets.window_shortcuts import WINDOW_SHORTCUTS
 
@@ -27,13 +29,13 @@ def sheet_html(shortcuts: Iterable[Shortcut]) -> str:
 
 
 class ShortcutSheet(QDialog):
-    """A dialog listing :data:`SHORTCUTS` and :data:`WINDOW_SHORTCUTS`."""
+    """A dialog listing :data:`SHORTCUTS`, :data:`WINDOW_SHORTCUTS` and :data:`RESEARCH_SHORTCUTS`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard and mouse shortcuts")
         self.text = QTextBrowser(self)
-        self.text.setHtml(sheet_html((*SHORTCUTS, *WINDOW_SHORTCUTS)))
+        self.text.setHtml(sheet_html((*SHORTCUTS, *WINDOW_SHORTCUTS, *RESEARCH_SHORTCUTS)))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

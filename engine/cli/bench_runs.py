@@ -12,12 +12,12 @@ from engine.bench.external import import_predictions
 from engine.bench.run_metrics import run_metrics
 from engine.bench.score import FORMATS
 from engine.bench.session import run_session
+from engine.bench.session_choices import RUN_JOB_KIND, resume_target, run_job_params
 from engine.bench.settings import REJECTION_AWARE, SETTINGS
 from engine.cli.bench_results import print_metrics
 from engine.cli.common import database, print_json, terminal_progress
-from engine.errors import WorkbenchError
 
-JOB_KIND = "bench.run"
+JOB_KIND = RUN_JOB_KIND
 
 
 def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
@@ -95,35 +95,26 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    db = database(args)
-    with db.session() as session:
-        run = run_catalog.get_run(session, args.run)
-        session.expunge(run)
-    if run.external:
-        raise WorkbenchError(f"run '{run.name}' was imported from a prediction file; there is "
-                             "nothing to resume")
-    run_catalog.require_no_active_job(db, run, "resume it")
-    if not args.job:
-        return _answer(args, db, run.id)
-
     from engine.jobs import queue
 
-    job = queue.get_job(db, run.job_id) if run.job_id is not None else None
-    if job is not None and job.state in ("failed", "cancelled"):
-        queue.resume(db, job.id)
-        _print_job(args, run.name, job.id)
+    db = database(args)
+    run_id, job_id = resume_target(db, args.run)
+    if not args.job:
+        return _answer(args, db, run_id)
+    if job_id is not None:
+        queue.resume(db, job_id)
+        _print_job(args, args.run, job_id)
         return 0
-    return _submit(args, db, run.id)
+    return _submit(args, db, run_id)
 
 
 def _submit(args: argparse.Namespace, db, run_id: int) -> int:  # noqa: ANN001 - a Database
     from engine.jobs import queue
 
-    with db.session() as session:
-        name = session.get(Run, run_id).name
-    job_id = queue.submit(db, JOB_KIND, {"run_id": run_id, "run": name})
+    params = run_job_params(db, run_id)
+    job_id = queue.submit(db, JOB_KIND, params)
     run_catalog.attach_job(db, run_id, job_id)
-    _print_job(args, name, job_id)
+    _print_job(args, params["run"], job_id)
     return 0
 
 

@@ -95,62 +95,33 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"run": run.name, "stages": results})
         return 0
+    from engine.pipeline.overview import stage_summary
+
     print(f"pipeline run '{run.name}' on dataset '{run.dataset}'")
     for stage, result in results.items():
-        print(f"  {stage}: {_summary(stage, result)}")
+        print(f"  {stage}: {stage_summary(stage, result)}")
     return 0
 
 
-def _summary(stage: str, result: dict) -> str:
-    if stage == "description":
-        return f"{result['samples']} slices described ({result['with_morphology']} with mask)"
-    if stage in ("extract-a", "extract-b", "audit"):
-        return f"{result['statuses']}, AIR {_percent(result['air']['air'])}"
-    if stage == "fuse":
-        return (f"kept {result['kept']}, healthy {result['healthy']}, dropped "
-                f"{result['dropped']}, conflicting {result['conflicting']}, AIR "
-                f"{_percent(result['air']['air'])}")
-    if stage == "generate":
-        return (f"{result['by_kind']} from {result['samples_with_questions']} slices, "
-                f"{result['traps']} traps of {result['five_option']} five-option questions")
-    if stage == "split":
-        return f"cases {result['cases']}, slices {result['slices']}"
-    if stage == "export":
-        return (f"instructions in {result['instructions']['folder']}, benchmark of "
-                f"{result['benchmark']['items']} items in {result['folder']}/benchmark")
-    return json.dumps(result)
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
-
-
 def _air(args: argparse.Namespace) -> int:
-    from engine.pipeline.quality import review_quality
-    from engine.pipeline.runs import get_run, read_stats
+    from engine.pipeline.overview import percent, pipeline_overview
 
-    db = database(args)
-    run = get_run(db, args.run)
-    stats = read_stats(db, run.id)
-    air = {stage: stats[key]["air"] for stage, key in
-           (("run_a", "extract-a"), ("run_b", "extract-b"), ("fused", "fuse"),
-            ("audited", "audit")) if key in stats and "air" in stats[key]}
-    with db.session() as session:
-        quality = review_quality(session, run.id)
+    overview = pipeline_overview(database(args), args.run)
+    air, quality = overview.air, overview.reviews
     if args.json:
-        print_json({"run": run.name, "air": air, "reviews": quality})
+        print_json({"run": overview.name, "air": air, "reviews": quality})
         return 0
-    print(f"pipeline run '{run.name}'")
+    print(f"pipeline run '{overview.name}'")
     if not air:
         print("  no silver labels yet: run the extract, fuse and audit stages")
     for stage, value in air.items():
-        rates = ", ".join(f"{sign} {_percent(rate)}" for sign, rate in value["fill_rates"].items())
-        print(f"  AIR {stage:<8} {_percent(value['air']):>7} over {value['positive']} "
+        rates = ", ".join(f"{sign} {percent(rate)}" for sign, rate in value["fill_rates"].items())
+        print(f"  AIR {stage:<8} {percent(value['air']):>7} over {value['positive']} "
               f"lesion-positive labels ({rates})")
     for stage, by_field in quality.items():
         overall = by_field["all"]
         print(f"  reviews of {stage}: {overall['reviewed']} fields, precision "
-              f"{_percent(overall['precision'])}, omission {_percent(overall['omission_rate'])}")
+              f"{percent(overall['precision'])}, omission {percent(overall['omission_rate'])}")
     return 0
 
 
