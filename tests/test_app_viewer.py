@@ -51,6 +51,39 @@ def test_demo_opens_with_overlay_and_semantics(qtbot, make_window, demo_db):
     assert window.questions_panel.title.text() == "No benchmark question refers to this slice."
 
 
+def test_semantics_panel_tables_match_mask(qtbot, make_window, demo_db):
+    from engine.viewer.semantics_view import slice_semantics
+
+    window = make_window(demo_db)
+    open_demo(qtbot, window)
+    with demo_db.session() as session:
+        summary = slice_semantics(session, window.case.slice_id).volume
+    largest = next(entry.largest_slice_index for entry in summary if entry.region == "WT")
+    window.panes.active_view.set_slice(largest)
+    settle(qtbot)
+    qtbot.wait(300)  # the legend's pixel counts refresh on a timer
+    panel = window.semantics_panel
+    with demo_db.session() as session:
+        stored = slice_semantics(session, window.case.slice_id)
+    regions = {region.region: region for region in stored.regions}
+
+    assert _slice_index(demo_db, window.case.slice_id) == largest
+    assert sorted(regions) == ["ET", "TC", "WT"]
+    for name, region in regions.items():
+        assert panel.cell(panel.labels, "Size", name) == region.size
+        assert panel.cell(panel.labels, "Location", name) == region.location
+        assert panel.cell(panel.measures, "Area (px)", name) == str(region.area_px)
+        assert panel.cell(panel.measures, "Circularity", name) == f"{region.circularity:.2f}"
+    # The legend counts the label map's pixels on screen, apart from the stored semantics.
+    legend = window.legend.model
+    on_screen = sum(legend.pixels(legend.value_at(row)) for row in range(legend.rowCount()))
+    assert on_screen > 0
+    assert panel.cell(panel.measures, "Area (px)", "WT") == str(on_screen)
+    whole = next(entry for entry in summary if entry.region == "WT")
+    assert panel.cell(panel.volume, "Largest slice", "WT") == str(largest)
+    assert panel.cell(panel.volume, "Voxels", "WT") == str(whole.voxel_count)
+
+
 def test_keys_and_wheel_move_slices(qtbot, make_window, demo_db):
     window = make_window(demo_db)
     open_demo(qtbot, window)
