@@ -105,6 +105,39 @@ def test_filters_narrow_both_branches(qtbot, make_window, bench_db):
     assert _roots(window) == {"Datasets": 1, "Benchmarks": 1}
 
 
+def test_modality_and_label_filters(qtbot, make_window, bench_db):
+    from db.models import Semantics, Series
+
+    window = make_window(bench_db)
+    window.browser.refresh_choices()
+    panel = window.browser.filter_panel
+
+    panel.set_value("modality", "FLAIR")
+    with bench_db.session() as session:
+        flair = len(session.scalars(select(Slice.id).join(Series).where(Series.modality == "FLAIR")).all())
+    assert flair > 0
+    assert _roots(window)["Datasets"] == flair
+    panel.set_value("modality", None)
+
+    panel.set_value("size", "Large/Extensive")
+    with bench_db.session() as session:
+        large = set(session.scalars(select(Semantics.slice_id).where(
+            Semantics.region.in_(("whole", "WT")), Semantics.size == "Large/Extensive")))
+    assert large
+    assert _roots(window)["Datasets"] == len(large)
+    with bench_db.session() as session:
+        upper_left = set(session.scalars(select(Semantics.slice_id).where(
+            Semantics.region.in_(("whole", "WT")), Semantics.location == "Upper-Left Region")))
+    panel.set_value("location", "Upper-Left Region")
+    assert _roots(window)["Datasets"] == len(large & upper_left)
+    panel.set_value("size", None)
+    assert len(upper_left) > len(large & upper_left)
+    assert _roots(window)["Datasets"] == len(upper_left)
+    panel.set_value("location", None)
+    with bench_db.session() as session:
+        assert _roots(window)["Datasets"] == len(session.scalars(select(Slice.id)).all())
+
+
 def test_review_state_filter(qtbot, make_window, bench_db):
     with bench_db.session(write=True) as session:
         first = session.scalar(select(Slice.id).order_by(Slice.id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from PySide6.QtCore import Qt
@@ -227,6 +228,11 @@ def test_reviews_survive_restart_and_export(qtbot, make_window, bench_db, review
     assert rows[0]["run"] == "random"
     exported = json.loads((tmp_path / "reviews.json").read_text(encoding="utf-8"))
     assert [row["verdict"] for row in exported] == ["agree", "disagree"]
+    stamps = [datetime.fromisoformat(row["created_at"]) for row in exported]
+    assert stamps[0] <= stamps[1]
+    assert all(abs(datetime.now(timezone.utc) - stamp.replace(tzinfo=stamp.tzinfo or timezone.utc))
+               < timedelta(hours=1) for stamp in stamps)
+    assert [row["created_at"] for row in rows] == [row["created_at"] for row in exported]
     assert exported[0]["image_path"].endswith("BraTS2021_01648_flair.png")
 
 

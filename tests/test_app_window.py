@@ -50,6 +50,16 @@ def test_shortcut_sheet_opens_with_question_mark(qtbot, make_window, demo_db):
     assert any(child.isVisible() for child in window.findChildren(ShortcutSheet))
 
 
+def test_shortcut_sheet_opens_from_help_menu(qtbot, make_window, demo_db):
+    window = make_window(demo_db)
+    entries = {action.text(): action for action in window.menus["Help"].actions()}
+    assert "Keyboard shortcuts" in entries
+    entries["Keyboard shortcuts"].trigger()
+    sheets = [child for child in window.findChildren(ShortcutSheet) if child.isVisible()]
+    assert len(sheets) == 1
+    assert WINDOW_SHORTCUTS[0].description in sheets[0].text.toPlainText()
+
+
 def test_viewer_doc_lists_window_shortcuts():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "viewer.md").read_text()
     for entry in WINDOW_SHORTCUTS:
