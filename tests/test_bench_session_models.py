@@ -31,7 +31,7 @@ from engine.bench.runs import RunSpec, create_run
 from engine.bench.session import run_session
 from engine.demo import DEMO_BENCHMARK
 from engine.errors import Cancelled, InvalidInputError, NotFoundError, WorkbenchError
-from engine.inference.registry import add_model
+from engine.inference.registry import add_model, store_hashes
 from engine.progress import Progress
 from inference_fixtures import gguf_pair, llama_server, tiny_models  # noqa: F401
 
@@ -229,6 +229,19 @@ def test_resume_continues_and_rejects_changed_model(demo_db, tiny_models, tmp_pa
         run_session(demo_db, changed)
     assert run_row(demo_db, changed).status == "cancelled"
     assert len(answer_rows(demo_db, changed)) == QUESTIONS_PER_ITEM
+
+
+def test_hash_computed_after_creation(demo_db, tiny_models):  # noqa: F811
+    add_model(demo_db, MODEL, "transformers", path=tiny_models.llava(), settings=dict(GENERATION),
+              compute_hash=False)
+    run_id = create_run(demo_db, RunSpec(benchmark=DEMO_BENCHMARK, model=MODEL, limit=6))
+    record = store_hashes(demo_db, MODEL)
+    run_session(demo_db, run_id)
+
+    assert run_row(demo_db, run_id).config["answerer"]["model"]["sha256"] is None
+    rows = answer_rows(demo_db, run_id)
+    assert len(rows) == 6
+    assert {row.Answer.provenance["model"]["sha256"] for row in rows} == {record.sha256}
 
 
 # --------------------------------------------------------------------------- configuration errors

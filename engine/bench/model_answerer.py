@@ -176,3 +176,25 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
     if start != -1 and not text[:start].strip():
         return "", text[start + len(_THINK_OPEN):].strip()
     return text, None
+
+
+def with_hashes_filled(recorded: Any, described: dict[str, Any]) -> Any:
+    """Return a model answerer's ``recorded`` description with the registry hashes that were
+    not computed yet when the run was created (None) taken from ``described``.
+
+    A model registered without hashing gets its hashes from a later ``models.hash`` job.
+    The file sizes and modification times in both descriptions still have to match, so
+    such a run is resumed only when the files are the ones it was created with.
+    """
+    if not (isinstance(recorded, dict) and recorded.get("kind") == "model"
+            and described.get("kind") == "model"):
+        return recorded
+    filled = copy.deepcopy(recorded)
+    model, current = filled["model"], described["model"]
+    for key in ("sha256", "file_hashes"):
+        if model.get(key) is None:
+            model[key] = current.get(key)
+    adapter, current_adapter = model.get("adapter"), current.get("adapter")
+    if adapter and current_adapter and adapter.get("sha256") is None:
+        adapter["sha256"] = current_adapter.get("sha256")
+    return filled
