@@ -130,7 +130,7 @@ def test_judgements_stored_and_resumable(db, open_run):
     assert summary["mean"] == pytest.approx(sum(scores) / len(scores))
 
 
-def test_judge_cli_needs_model_backends(db, shared_data, tmp_path, db_url):
+def test_judge_cli_checks_judge_model(db, shared_data, tmp_path, db_url):
     ids = [item["id"] for item in load_items(shared_data, OPEN_NAME)[:2]]
     import_benchmark(db, write_json(tmp_path / "closed.json", closed_items(shared_data, ids)),
                      write_json(tmp_path / "open.json", open_items(shared_data, ids)), name="two")
@@ -140,7 +140,8 @@ def test_judge_cli_needs_model_backends(db, shared_data, tmp_path, db_url):
     result = run_cli(db_url, "bench", "run", "--benchmark", "two", "--model", "baseline:random",
                      "--judge", "judge")
     assert result.returncode == 1
-    assert "model backends are not available in this build yet" in result.stderr
+    assert result.stderr == ("error: the files of 'judge' are missing: /models/judge.gguf does "
+                             "not exist; restore them or register the model again\n")
     baseline = run_cli(db_url, "bench", "run", "--benchmark", "two", "--model", "baseline:random",
                        "--judge", "baseline:majority")
     assert baseline.returncode == 1

@@ -184,7 +184,8 @@ def test_model_run_fails_before_writing(db, released, db_url):
 
     result = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", "tiny")
     assert result.returncode == 1
-    assert "model backends are not available in this build yet" in result.stderr
+    assert result.stderr == ("error: the files of 'tiny' are missing: /models/tiny does not "
+                             "exist; restore them or register the model again\n")
     judged = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", RANDOM,
                      "--judge", "tiny")
     assert judged.returncode == 1

@@ -10,39 +10,36 @@ have a judgement by the same judge model are skipped.
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import exists, select
 
 from db.models import Answer, Judgement, Question
 from db.session import Database
 from engine.errors import InvalidInputError
+from engine.inference.prompts import PROMPTS_DIR, PromptTemplate, read_template
+from engine.inference.types import GenerationSettings
 from engine.progress import NullProgress, Progress
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "prompts"
 JUDGE_TEMPLATE = PROMPTS_DIR / "judge-open.v1.toml"
 MAX_SCORE = 10
 
 _SCORE = re.compile(r"\bscore\b\s*[:=]\s*\**\s*(\d{1,2})(?:\s*/\s*10)?\b", re.IGNORECASE)
-# The same rendering rules as the inference engine's prompt templates.
-_ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                             lstrip_blocks=True, keep_trailing_newline=False)
 
 
 @dataclass(frozen=True, slots=True)
 class JudgePrompt:
-    """A rendered judge prompt: system and user text, and the template that made them."""
+    """A rendered judge prompt: system and user text, the template that made them and the
+    template's generation settings."""
 
     system: str
     user: str
     template_id: str
     template_version: str
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
 
     @property
     def text(self) -> str:
@@ -66,29 +63,23 @@ class Judge(Protocol):
 
 
 @lru_cache(maxsize=4)
-def _template(path: Path) -> dict[str, Any]:
-    # TODO: load through engine.inference.prompts once it is merged; this reads the same
-    # TOML fields (id, version, kind, system, user).
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise InvalidInputError(f"judge prompt template '{path}' is not readable TOML: "
-                                f"{error}") from None
-    if data.get("kind") != "judge" or not data.get("user"):
-        raise InvalidInputError(f"'{path}' is not a judge prompt template: it needs "
-                                "kind = \"judge\" and a user text")
-    return data
+def _template(path: Path) -> PromptTemplate:
+    template = read_template(path)
+    if template.kind != "judge":
+        raise InvalidInputError(f"'{path}' is a {template.kind} prompt template, not a judge "
+                                "template; it needs kind = \"judge\"")
+    return template
 
 
 def render_judge_prompt(question: str, reference: str, keywords: list[str] | tuple[str, ...],
                         answer: str, template: Path = JUDGE_TEMPLATE) -> JudgePrompt:
     """Render the judge prompt for one open answer."""
-    data = _template(template)
-    values = {"question": question, "reference": reference, "keywords": list(keywords),
-              "answer": answer}
-    system = _ENVIRONMENT.from_string(data.get("system", "")).render(**values).strip()
-    user = _ENVIRONMENT.from_string(data["user"]).render(**values).strip()
-    return JudgePrompt(system, user, str(data["id"]), str(data["version"]))
+    found = _template(template)
+    messages = found.render(question=question, reference=reference, keywords=list(keywords),
+                            answer=answer)
+    system = next((message["content"] for message in messages if message["role"] == "system"), "")
+    user = "\n".join(part["text"] for part in messages[-1]["content"] if part["type"] == "text")
+    return JudgePrompt(system, user, found.id, found.version, found.default_settings())
 
 
 def parse_verdict(raw: str | None) -> float | None:

@@ -1,28 +1,25 @@
 """Where sessions get a registered model as an answerer or as a judge of open answers.
 
-TODO: wire both functions to the inference engine (``engine.inference``: the model
-registry, backends and prompt templates). Until then every model session and every judge
-stops here with :class:`ModelBackendUnavailable`, before a run row is written; baselines
-do not pass through this module.
+Both go through the inference engine (``engine.inference``: the model registry, backends
+and prompt templates) and load the model only when it is first asked, so ``create_run``
+can check a configuration without loading weights. Baselines do not pass through here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from db.session import Database
 from engine.bench.answerer import Answerer
-from engine.bench.judge import Judge
-from engine.errors import WorkbenchError
+from engine.bench.judge import Judge, JudgePrompt
+from engine.bench.model_answerer import ModelAnswerer
+from engine.inference.chat import LazyBackend, chat_request
+from engine.inference.loader import generation_defaults
+from engine.inference.provenance import model_description
+from engine.inference.types import GenerationSettings
 
-
-class ModelBackendUnavailable(WorkbenchError):
-    """This build cannot load model backends."""
-
-
-def _unavailable(model_name: str) -> ModelBackendUnavailable:
-    return ModelBackendUnavailable(
-        f"model backends are not available in this build yet, so model '{model_name}' cannot "
-        "answer; run a baseline instead (baseline:random, baseline:always-e, "
-        "baseline:majority, baseline:semantics-oracle)")
+# A judge decodes greedily whatever the model's stored defaults set, so a verdict repeats.
+GREEDY = {"temperature": 0.0, "top_p": 1.0, "seed": 0}
 
 
 def model_answerer(db: Database, model_name: str, adapter_name: str | None, mode: str,
@@ -31,23 +28,55 @@ def model_answerer(db: Database, model_name: str, adapter_name: str | None, mode
 
     ``mode`` is "generate" (text, parsed into a letter) or "letter-prob" (probabilities of
     the question's own letters). ``template_id`` names the prompt template of closed
-    questions (None: the backend's default); ``seed`` is the generation seed. The
-    answerer's ``describe()`` must include the resolved template id and version and the
-    model's provenance (backend, file hashes or revision, quantization).
+    questions: "ID" for its highest version, "ID.vN" for version N, None for
+    ``closed-letter``. ``seed`` is the generation seed. The answerer's ``describe()``
+    includes the resolved template id and version and the model's provenance (backend,
+    file hashes or revision, file sizes and times, quantization, adapter and its hash).
 
-    Building the answerer must be cheap and must not load weights: ``create_run`` builds
-    one only to store ``describe()`` and closes it. Load the model on the first
-    ``answer_image`` call. ``run_session`` refuses to resume a run whose answerer now
-    describes itself differently (changed weights, template or backend settings).
+    Building the answerer is cheap and does not load weights: ``create_run`` builds one only
+    to store ``describe()`` and closes it. The model loads on the first ``answer_image``
+    call. ``run_session`` refuses to resume a run whose answerer now describes itself
+    differently (changed weights, template or backend settings).
 
-    Raises ModelBackendUnavailable in this build.
+    Raises NotFoundError for an unknown model, adapter or template, and InvalidInputError
+    for an adapter on a model that is not a transformers model, a template that does not
+    suit ``mode``, or missing model files.
     """
-    raise _unavailable(model_name)
+    return ModelAnswerer(db, model_name, adapter_name, mode, template_id, seed)
 
 
 def model_judge(db: Database, model_name: str) -> Judge:
-    """Return registered model ``model_name`` as a judge of open answers (text only).
+    """Return registered model ``model_name`` as a judge of open answers (text only, greedy).
 
-    Raises ModelBackendUnavailable in this build.
+    Raises NotFoundError for an unknown model and InvalidInputError for missing model files.
     """
-    raise _unavailable(model_name)
+    return ModelJudge(db, model_name)
+
+
+class ModelJudge:
+    """Sends each judge prompt as text to a registered model and returns the raw reply.
+
+    Decoding is greedy; the other settings are the judge template's, overridden by the
+    model's stored generation defaults.
+    """
+
+    def __init__(self, db: Database, model_name: str) -> None:
+        self.model = LazyBackend(db, model_name)
+        self._defaults = generation_defaults(self.model.record)
+        GenerationSettings.from_dict(self._defaults)  # invalid stored defaults raise now
+        self._description = {"kind": "model-judge",
+                             "model": model_description(self.model.record)}
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self._description)
+
+    def judge(self, prompt: JudgePrompt) -> str | None:
+        settings = GenerationSettings.from_dict({**prompt.settings.as_dict(), **self._defaults,
+                                                 **GREEDY})
+        request = chat_request(prompt.user, system=prompt.system, settings=settings,
+                               template_id=prompt.template_id,
+                               template_version=prompt.template_version)
+        return self.model.get().generate([request])[0].text
+
+    def close(self) -> None:
+        self.model.close()

@@ -63,10 +63,10 @@ def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) ->
     to every ``run_session`` call of the run.
 
     Raises InvalidInputError for an invalid combination: a baseline in letter-prob mode, an
-    adapter or template with a baseline, a judge without open questions, a taken name.
-    Raises NotFoundError for an unknown benchmark, model or adapter, and
-    ModelBackendUnavailable for a registered model while this build has no model backends.
-    Nothing is written when it raises.
+    adapter or template with a baseline, an adapter on a model that is not a transformers
+    model, a template that does not suit the mode, a judge without open questions, a taken
+    name. Raises NotFoundError for an unknown benchmark, model, adapter or template.
+    Nothing is written when it raises, and no model is loaded.
     """
     _check_spec(spec)
     with db.session() as session:
@@ -76,8 +76,7 @@ def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) ->
         include_open = spec.mode == GENERATE and _has_open(session, benchmark_id)
         plan = load_plan(session, benchmark_id, spec.setting, include_open, spec.limit)
 
-    if spec.judge is not None:
-        _check_judge(db, spec.judge, include_open)
+    judge_model = _check_judge(db, spec.judge, include_open) if spec.judge is not None else None
     if answerer is not None:
         if is_baseline(spec.model):
             raise InvalidInputError(f"'{spec.model}' is a baseline, which answers by itself; "
@@ -90,7 +89,7 @@ def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) ->
         finally:
             own.close()
 
-    config = _config(spec, sources, model_record, described, include_open, plan)
+    config = _config(spec, sources, model_record, described, judge_model, include_open, plan)
     with db.session(write=True) as session:
         name = _run_name(session, spec)
         run = Run(name=name, benchmark_id=benchmark_id, model_id=model_id, adapter_id=adapter_id,
@@ -104,7 +103,7 @@ def create_run(db: Database, spec: RunSpec, answerer: Answerer | None = None) ->
 
 
 def _config(spec: RunSpec, sources: list, model_record: dict | None, described: dict,
-            include_open: bool, plan: Plan) -> dict[str, Any]:
+            judge_model: dict | None, include_open: bool, plan: Plan) -> dict[str, Any]:
     """Return the run's complete configuration, as stored in ``run.config``."""
     return {
         "benchmark": spec.benchmark,
@@ -122,6 +121,7 @@ def _config(spec: RunSpec, sources: list, model_record: dict | None, described: 
         "include_open": include_open,
         "questions": {CLOSED: plan.count(CLOSED), OPEN: plan.count(OPEN)},
         "judge": spec.judge,
+        "judge_model": judge_model,
         "parser_version": PARSER_VERSION,
         "open_scores": OPEN_SCORES_CONFIG if include_open else None,
         "neuroonco_version": __version__,
@@ -137,8 +137,12 @@ def build_answerer(db: Database, run: Run) -> Answerer:
             plan = load_plan(session, run.benchmark_id, run.setting, config["include_open"],
                              config["limit"])
         return BaselineAnswerer(db, run.model_name, run.benchmark_id, plan, run.seed)
+    # The recorded template version, so a newer template file does not change the prompts.
+    template = config.get("template_id")
+    if template is not None and config.get("template_version") is not None:
+        template = f"{template}.v{config['template_version']}"
     return model_backends.model_answerer(db, run.model_name, run.adapter_name, run.mode,
-                                         config.get("template_id"), run.seed)
+                                         template, run.seed)
 
 
 def unique_run_name(session: Session, base: str) -> str:
@@ -199,6 +203,10 @@ def _model_record(session: Session, spec: RunSpec) -> tuple[dict | None, int | N
         "backend", "path", "mmproj_path", "family", "quantization", "sha256", "revision",
         "base_url", "server_model", "settings")}
     adapter_id = None
+    if spec.adapter is not None and model.backend != "transformers":
+        raise InvalidInputError(f"model '{spec.model}' uses {model.backend}; adapters load on "
+                                "transformers models only, so drop --adapter or merge the "
+                                "adapter and register the merged model")
     if spec.adapter is not None:
         adapter = session.scalar(select(Adapter).where(Adapter.model_id == model.id,
                                                        Adapter.name == spec.adapter))
@@ -210,7 +218,8 @@ def _model_record(session: Session, spec: RunSpec) -> tuple[dict | None, int | N
     return record, model.id, adapter_id
 
 
-def _check_judge(db: Database, judge: str, include_open: bool) -> None:
+def _check_judge(db: Database, judge: str, include_open: bool) -> dict[str, Any]:
+    """Check that ``judge`` can grade this session; return the judge's description."""
     if not include_open:
         raise InvalidInputError("--judge grades open answers, but this session asks no open "
                                 "questions (they need --mode generate and a benchmark imported "
@@ -221,7 +230,11 @@ def _check_judge(db: Database, judge: str, include_open: bool) -> None:
     with db.session() as session:
         if session.scalar(select(Model.id).where(Model.name == judge)) is None:
             raise NotFoundError(f"judge model '{judge}' not found; register it first")
-    model_backends.model_judge(db, judge).close()
+    found = model_backends.model_judge(db, judge)
+    try:
+        return found.describe()
+    finally:
+        found.close()
 
 
 def _answerer(db: Database, spec: RunSpec, benchmark_id: int, plan: Plan) -> Answerer:

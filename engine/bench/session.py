@@ -29,6 +29,7 @@ from engine.bench.answer_rows import (SKIPPED_IMAGE_MISSING, SKIPPED_IMAGE_NOT_F
                                       OpenScorer, answer_values, skipped_values)
 from engine.bench.answerer import Answerer, ImageInput
 from engine.bench.judge import judge_open_answers
+from engine.bench.model_answerer import with_hashes_filled
 from engine.bench.plan import ImageGroup, Plan, load_plan
 from engine.bench.run_catalog import set_status
 from engine.bench.runs import CANCELLED, FAILED, FINISHED, RUNNING, build_answerer
@@ -102,7 +103,8 @@ def _run_checked(db: Database, run: Run, plan: Plan, stored: set[int], answerer:
 
 def _check_answerer(run: Run, answerer: Answerer) -> None:
     described = answerer.describe()
-    if described != run.config.get("answerer"):
+    recorded = run.config.get("answerer")
+    if described != recorded and described != with_hashes_filled(recorded, described):
         raise WorkbenchError(
             f"run '{run.name}' was created with answerer {run.config.get('answerer')!r}, but "
             f"it is now {described!r} (changed model files, template or settings); start a "

@@ -72,6 +72,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    print_comparison(rows)
+    if args.csv:
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def print_comparison(rows: list[dict[str, Any]]) -> None:
+    """Print comparison rows as a table of the main metrics, in percent."""
     name_width = max(len("run"), *(len(row["run"]) for row in rows))
     print(" ".join(f"{heading:<{name_width}}" if key == "run" else f"{heading:>{width}}"
                    for key, heading, width in _TERMINAL_COLUMNS))
@@ -83,9 +91,6 @@ def _compare(args: argparse.Namespace) -> int:
             else:
                 cells.append(f"{_percent(row[key]):>{width}}")
         print(" ".join(cells))
-    if args.csv:
-        print(f"wrote {args.csv}")
-    return 0
 
 
 def _percent(value: float | None) -> str:

@@ -38,8 +38,10 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
                           "probabilities (models only); default generate")
     run.add_argument("--limit", type=int, metavar="N",
                      help="answer only the first N questions (by item id, closed before open)")
-    run.add_argument("--template", metavar="ID", help="prompt template of closed questions "
-                                                      "(models only; default: the model's)")
+    run.add_argument("--template", metavar="ID",
+                     help="prompt template of closed questions, models only: an id from "
+                          "resources/prompts such as closed-reasoning, or ID.vN for version N "
+                          "(default: closed-letter)")
     run.add_argument("--seed", type=int, default=0, metavar="N",
                      help="seed of sampling and of baseline:random (default 0)")
     run.add_argument("--name", metavar="RUN", help="run name (default: built from the "

@@ -1,4 +1,4 @@
-"""``neuroonco finetune start|preview|list|show|cancel|resume|merge|register``."""
+"""``neuroonco finetune start|preview|list|show|cancel|resume|merge|register|benchmark``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from engine.bench.answer_rows import GENERATE, MODES
+from engine.bench.settings import REJECTION_AWARE, SETTINGS
 from engine.cli.common import database, print_json, terminal_progress
 from engine.errors import InvalidInputError
 
@@ -71,6 +73,25 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse subparsers action
     adapter.add_argument("--checkpoint", type=int, metavar="STEP", help="checkpoint step (default: the latest)")
     adapter.add_argument("--name", required=True, help="adapter name")
     adapter.set_defaults(handler=_register)
+
+    bench = actions.add_parser(
+        "benchmark", help="benchmark a registered adapter against its base model",
+        description="Create two benchmark sessions that differ only in the adapter (RUN-base "
+                    "and RUN-ADAPTER), answer both here and print their comparison.")
+    bench.add_argument("run", help="training run name or id")
+    bench.add_argument("--adapter", required=True, metavar="NAME",
+                       help="registered adapter of the run's base model")
+    bench.add_argument("--benchmark", required=True, metavar="NAME", help="imported benchmark")
+    bench.add_argument("--setting", choices=SETTINGS, default=REJECTION_AWARE,
+                       help="rejection-aware (option E present) or standard (E removed, trap "
+                            "items left out); default rejection-aware")
+    bench.add_argument("--mode", choices=MODES, default=GENERATE,
+                       help="generate text and parse the letter, or score the option letters' "
+                            "probabilities; default generate")
+    bench.add_argument("--limit", type=int, metavar="N", help="answer only the first N questions")
+    bench.add_argument("--seed", type=int, default=0, metavar="N", help="generation seed (default 0)")
+    bench.add_argument("--json", action="store_true", help="print the comparison rows as JSON")
+    bench.set_defaults(handler=_benchmark)
 
 
 # --------------------------------------------------------------------------- start
@@ -258,4 +279,19 @@ def _register(args: argparse.Namespace) -> int:
                                       progress=progress)
     print(f"registered adapter {adapter.name} of {run.base_model} from {adapter.path} "
           f"(sha256 {adapter.sha256})", file=sys.stdout)
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from engine.cli.bench_results import print_comparison
+    from engine.finetune.post_training import run_post_training_benchmark
+
+    with terminal_progress(args, "answering") as progress:
+        rows = run_post_training_benchmark(database(args), args.run, args.adapter, args.benchmark,
+                                           setting=args.setting, mode=args.mode, seed=args.seed,
+                                           limit=args.limit, progress=progress)
+    if args.json:
+        print_json(rows)
+    else:
+        print_comparison(rows)
     return 0

@@ -8,7 +8,7 @@ and create the base and adapter sessions of the post-training benchmark.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from db.session import Database
 from engine.errors import InvalidInputError
@@ -80,12 +80,10 @@ def create_post_training_sessions(db: Database, run_ref: int | str, adapter: str
     """Create the base and adapter sessions of the post-training benchmark; return their ids.
 
     The sessions are those of ``engine.finetune.post_training.benchmark_plan`` and are
-    answered by ``bench.run`` jobs. Raises the session's error (for example that model
-    backends are not available) before the second session is created when the first fails.
+    answered by ``bench.run`` jobs. Both are checked before either is written, so an error
+    (an unknown adapter, missing model files) leaves no session behind.
     """
-    from engine.bench.runs import RunSpec, create_run
-    from engine.finetune.post_training import benchmark_plan
+    from engine.finetune.post_training import create_sessions
 
-    plan = benchmark_plan(db, run_ref, adapter, benchmark, setting=setting, mode=mode, seed=seed,
-                          limit=limit)
-    return [create_run(db, RunSpec(**asdict(settings))) for settings in plan]
+    return create_sessions(db, run_ref, adapter, benchmark, setting=setting, mode=mode, seed=seed,
+                           limit=limit)
