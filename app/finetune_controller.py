@@ -41,6 +41,10 @@ class FineTuneController(QObject):
         self.run_id: int | None = None
         self.snapshot = None
         self._last_metric_id = 0
+        # The pre-tokenizer that llama.cpp's GGUF converter falls back to for a BPE tokenizer
+        # it does not recognise, as the CLI's hidden --gguf-pre-tokenizer sets it. With None
+        # such a conversion fails. Tokenizers trained locally, like the tests' ones, need it.
+        self.gguf_pre_tokenizer: str | None = None
         self.tasks = BackgroundTasks("finetune", self)
         self.tasks.failed.connect(self._on_tasks_failed)
         self.polls = BackgroundTasks("training-monitor", self)
@@ -63,7 +67,7 @@ class FineTuneController(QObject):
         self.monitor.cancelRequested.connect(self.cancel)
         self.monitor.resumeRequested.connect(self.resume)
         self.monitor.registerRequested.connect(lambda step: self.register(step))
-        self.monitor.mergeRequested.connect(lambda step: self.merge(step))
+        self.monitor.mergeRequested.connect(lambda step, gguf: self.merge(step, gguf=gguf))
 
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -212,8 +216,10 @@ class FineTuneController(QObject):
                        on_done=lambda adapter: self._after_action(
                            f"Registered adapter {adapter.name} (sha256 {adapter.sha256[:12]}...)."))
 
-    def merge(self, step: int, out: str | None = None) -> None:
+    def merge(self, step: int, out: str | None = None, gguf: bool = False) -> None:
         """Merge checkpoint ``step`` into the base model in folder ``out`` (asked for when None).
+
+        With ``gguf`` the merged folder is also converted to GGUF for llama.cpp.
 
         NOTE: the merge loads the base model in this process's worker thread and cannot be
         cancelled; the window stays responsive meanwhile.
@@ -224,14 +230,21 @@ class FineTuneController(QObject):
             dialog = QFileDialog(self.window, f"New folder for the model merged at step {step}")
             dialog.setFileMode(QFileDialog.FileMode.AnyFile)
             dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-            dialog.fileSelected.connect(lambda folder: self.merge(step, folder))
+            dialog.fileSelected.connect(lambda folder: self.merge(step, folder, gguf))
             dialog.finished.connect(dialog.deleteLater)
             self.window.keep_dialog(dialog)
             dialog.open()
             return
-        self.window.show_message(f"Merging step {step} into the base model in {out}...")
-        self.tasks.run("merge", merge_checkpoint, self.db, self.run_id, out, step,
-                       on_done=lambda result: self._after_action(f"Merged model saved to {result.folder}."))
+        conversion = " and converting it to GGUF" if gguf else ""
+        self.window.show_message(f"Merging step {step} into the base model in {out}{conversion}...")
+        self.tasks.run("merge", merge_checkpoint, self.db, self.run_id, out, step, gguf=gguf,
+                       gguf_pre_tokenizer=self.gguf_pre_tokenizer, on_done=self._on_merged)
+
+    def _on_merged(self, result) -> None:  # noqa: ANN001 - a MergeResult
+        text = f"Merged model saved to {result.folder}."
+        if result.gguf_files:
+            text += f" GGUF: {', '.join(path.name for path in result.gguf_files)}."
+        self._after_action(text)
 
     def _after_action(self, text: str) -> None:
         self.window.show_message(text)

@@ -192,7 +192,11 @@ def test_monitor_buttons_emit_steps(monitor, qtbot):
     assert registered.args == [4]
     with qtbot.waitSignal(monitor.mergeRequested, timeout=1000) as merged:
         monitor._merge.click()
-    assert merged.args == [4]
+    assert merged.args == [4, False]
+    monitor._merge_gguf.setChecked(True)
+    with qtbot.waitSignal(monitor.mergeRequested, timeout=1000) as merged_gguf:
+        monitor._merge.click()
+    assert merged_gguf.args == [4, True]
     assert monitor._table.item(1, 1).text() == "-"
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPlainTextEdit,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QLabel, QPlainTextEdit,
                                QProgressBar, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -42,13 +42,14 @@ class TrainingMonitor(QWidget):
 
     Feed it with :meth:`apply_snapshot` (or the finer :meth:`show_run`,
     :meth:`add_metrics`, :meth:`set_progress`, :meth:`set_log`, :meth:`set_checkpoints`).
-    ``registerRequested`` and ``mergeRequested`` carry the selected checkpoint's step.
+    ``registerRequested`` carries the selected checkpoint's step; ``mergeRequested`` carries
+    the step and whether the "Also write GGUF" box is checked.
     """
 
     cancelRequested = Signal()
     resumeRequested = Signal()
     registerRequested = Signal(int)
-    mergeRequested = Signal(int)
+    mergeRequested = Signal(int, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +88,9 @@ class TrainingMonitor(QWidget):
         self._register.clicked.connect(self._on_register_clicked)
         self._merge = QPushButton("Merge into base…", objectName="merge")
         self._merge.clicked.connect(self._on_merge_clicked)
+        self._merge_gguf = QCheckBox("Also write GGUF", objectName="merge_gguf")
+        self._merge_gguf.setToolTip("Convert the merged model to GGUF for llama.cpp: model-f16.gguf, and "
+                                    "mmproj-f16.gguf where the converter supports the architecture")
 
         self._layout()
         self._update_buttons(None)
@@ -108,6 +112,7 @@ class TrainingMonitor(QWidget):
         checkpoint_buttons = QHBoxLayout()
         checkpoint_buttons.addStretch(1)
         checkpoint_buttons.addWidget(self._register)
+        checkpoint_buttons.addWidget(self._merge_gguf)
         checkpoint_buttons.addWidget(self._merge)
         checkpoints = QWidget()
         column = QVBoxLayout(checkpoints)
@@ -232,5 +237,5 @@ class TrainingMonitor(QWidget):
     def _on_merge_clicked(self) -> None:
         step = self.selected_step()
         if step is not None:
-            self.mergeRequested.emit(step)
+            self.mergeRequested.emit(step, self._merge_gguf.isChecked())
 

@@ -244,11 +244,9 @@ def _cancel(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from engine.finetune import runs
-    from engine.finetune.process import process_alive
+    from engine.finetune.process import wait_for_exit
 
-    current = runs.get_run(database(args), args.run)
-    if process_alive(current.pid, current.id):
-        raise InvalidInputError(f"run {current.name} still has a live process (pid {current.pid})")
+    wait_for_exit(runs.get_run(database(args), args.run))
     run = runs.prepare_resume(database(args), args.run)
     return _launch(args, run, "resumed")
 

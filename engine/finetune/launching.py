@@ -14,7 +14,7 @@ from db.session import Database
 from engine.errors import InvalidInputError
 from engine.finetune import runs
 from engine.finetune.config import FineTuneConfig
-from engine.finetune.process import process_alive, start_run_process
+from engine.finetune.process import start_run_process, wait_for_exit
 from engine.finetune.records import RunInfo
 from engine.finetune.validation import (Environment, InstructionSetChoice, ModelChoice,
                                         detect_environment)
@@ -51,12 +51,11 @@ def start_training(db: Database, config: FineTuneConfig,
 def resume_training(db: Database, ref: int | str) -> RunInfo:
     """Queue a cancelled or failed run again and start its process from the latest checkpoint.
 
+    The process of a run cancelled a moment ago may still be exiting, so this waits for it.
     Raises InvalidInputError while the run's process is still alive, WorkbenchError for a
     run that is not cancelled or failed.
     """
-    current = runs.get_run(db, ref)
-    if process_alive(current.pid, current.id):
-        raise InvalidInputError(f"run {current.name} still has a live process (pid {current.pid})")
+    wait_for_exit(runs.get_run(db, ref))
     run = runs.prepare_resume(db, ref)
     start_run_process(db, run)
     return runs.get_run(db, run.id)

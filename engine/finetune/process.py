@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from db.models import TrainingRun, utcnow
 from db.session import Database
+from engine.errors import InvalidInputError
 from engine.finetune.runs import ACTIVE, FAILED, RunInfo, get_run, set_process
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,9 @@ RUNNER_MODULE = "engine.finetune.runner"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A queued run whose process never wrote a pid is given up after this long.
 START_GRACE_S = 120.0
+# A process that has recorded the end of its run still has to exit, which takes seconds
+# once torch is loaded. A resume waits this long for it.
+EXIT_GRACE_S = 60.0
 
 
 def free_port() -> int:
@@ -90,6 +95,25 @@ def process_alive(pid: int | None, run_id: int) -> bool:
     except psutil.AccessDenied:
         return True
     return RUNNER_MODULE in command and str(run_id) in command
+
+
+def wait_for_exit(run: RunInfo, timeout_s: float = EXIT_GRACE_S) -> None:
+    """Return once the process of ``run`` has exited, so the run can start again.
+
+    A run that is no longer queued or running has recorded its end and its process is only
+    exiting, so this waits up to ``timeout_s`` for it. Raises InvalidInputError while the
+    process of a queued or running run is alive, or when an exiting one outlasts the wait.
+    """
+    if not process_alive(run.pid, run.id):
+        return
+    if run.status in ACTIVE:
+        raise InvalidInputError(f"run {run.name} is still {run.status} (pid {run.pid}); cancel it first")
+    deadline = time.monotonic() + timeout_s
+    while process_alive(run.pid, run.id):
+        if time.monotonic() > deadline:
+            raise InvalidInputError(f"run {run.name} is {run.status} but its process {run.pid} is still "
+                                    f"alive after {timeout_s:.0f} s; wait for it to exit or end it")
+        time.sleep(0.2)
 
 
 def recover_dead_runs(db: Database) -> list[int]:
