@@ -63,7 +63,9 @@ def audit_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "decision": {"enum": [ACCEPT, REJECT]},
-            "reason": {"type": ["string", "null"], "maxLength": 200},
+            # anyOf, not a type list: llama-cpp-python (0.3.36) drops maxLength from a
+            # type list, and an unbounded reason can use up the reply's token budget.
+            "reason": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]},
             "actions": {"type": "object", "properties": actions, "required": list(actions),
                         "additionalProperties": False},
         },
