@@ -14,8 +14,7 @@ from engine.pipeline.model_calls import (ModelRequest, ModelUnavailableError, Re
                                          call_model, model_caller)
 from engine.pipeline.prompts import (AUDIT_PROMPT, PARAPHRASE_PROMPT, PROMPTS_DIR, RUN_A_PROMPT,
                                      RUN_B_PROMPT, load_prompt)
-from engine.pipeline.schema import (ALLOWED_ACTIONS, audit_schema, gbnf_grammar,
-                                    silver_label_schema)
+from engine.pipeline.schema import ALLOWED_ACTIONS, audit_schema, silver_label_schema
 from engine.pipeline.validation import validate_label
 from engine.pipeline.vocabulary import LOCATIONS, MODALITIES, SIGN_VALUES, SIGNS
 
@@ -95,16 +94,6 @@ def test_every_schema_value_validates_without_notes():
             fields, notes = validate_label(reply)
             assert fields["location"] == location
             assert all("is not one of" not in note for note in notes), notes
-
-
-@pytest.mark.parametrize("schema", [silver_label_schema(), audit_schema()])
-def test_gbnf_grammar_lists_every_literal(schema):
-    grammar = gbnf_grammar(schema)
-    assert "root ::=" in grammar
-    text = json.dumps(schema)
-    for value in ("Well-circumscribed", "Upper-Left", "T1CE", "DOWNGRADE", "REJECT"):
-        if value in text:
-            assert f'\\"{value}\\"' in grammar, value
 
 
 def request(key="glioma/10_t1/1.png"):

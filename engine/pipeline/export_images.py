@@ -18,7 +18,7 @@ from db.models import Mask
 from db.session import Database
 from engine.errors import InvalidInputError, NotFoundError
 from engine.io.benchmark_paths import image_path_problem
-from engine.pipeline.images import SliceImages, write_png
+from engine.pipeline.images import MaskSource, SliceImages, write_png
 from engine.pipeline.samples import Sample
 from engine.progress import Progress
 
@@ -33,13 +33,17 @@ def write_sample_images(db: Database, samples: Iterable[Sample], folder: Path,
                         progress: Progress) -> dict[str, int]:
     """Write the images (and volume masks) of ``samples`` under ``folder``; return counts.
 
-    Raises InvalidInputError for an unsafe image path and NotFoundError for a missing file.
+    Raises InvalidInputError for an unsafe image path or a mask file that is missing or
+    changed since its import, and NotFoundError for a missing image file.
     """
     samples = sorted(samples, key=lambda sample: sample.sample_id)
     mask_ids = {sample.mask.mask_id for sample in samples if sample.mask is not None}
     with db.session() as session:
-        masks = {row.id: (row.source_path, row.file_format) for row in session.execute(
-            select(Mask.id, Mask.source_path, Mask.file_format).where(Mask.id.in_(mask_ids)))}
+        masks = {row.id: MaskSource(row.id, row.source_path, row.kind, row.content_sha256,
+                                    row.shape)
+                 for row in session.execute(
+                     select(Mask.id, Mask.source_path, Mask.kind, Mask.content_sha256, Mask.shape)
+                     .where(Mask.id.in_(mask_ids)))}
 
     renderer = SliceImages()
     counts = {"rendered": 0, "copied": 0, "masks": 0}
@@ -53,10 +57,9 @@ def write_sample_images(db: Database, samples: Iterable[Sample], folder: Path,
             write_png(target, renderer.image(sample))
             counts["rendered"] += 1
             if sample.mask is not None and sample.mask.mask_id in masks:
-                mask = renderer.mask(sample, *masks[sample.mask.mask_id])
-                if mask is not None:
-                    write_png(folder / mask_image_path(sample.sample_id), mask)
-                    counts["masks"] += 1
+                mask = renderer.mask(sample, masks[sample.mask.mask_id])
+                write_png(folder / mask_image_path(sample.sample_id), mask)
+                counts["masks"] += 1
         else:
             _copy(Path(sample.source_path), target)
             counts["copied"] += 1

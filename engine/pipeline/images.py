@@ -8,9 +8,10 @@ greyscale.
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -18,12 +19,22 @@ import numpy as np
 from engine.errors import InvalidInputError, NotFoundError
 from engine.io.volume import slice_frame
 from engine.pipeline.samples import Sample
-
-log = logging.getLogger(__name__)
+from engine.semantics.store import read_mask_labels
 
 # Volumes kept in memory: samples arrive sorted by image path, so slices of one volume
 # follow each other, and a BraTS case's four sequences fit in one window of this size.
 CACHED_VOLUMES = 4
+
+
+@dataclass(frozen=True)
+class MaskSource:
+    """The columns of a Mask row that reading its labels needs."""
+
+    mask_id: int
+    source_path: str
+    kind: str
+    content_sha256: str
+    shape: list[int] | None
 
 
 class SliceImages:
@@ -31,7 +42,7 @@ class SliceImages:
 
     def __init__(self) -> None:
         self._volumes: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
-        self._labels: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._labels: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
     def image(self, sample: Sample) -> np.ndarray:
         """Return the sample's slice as displayed, uint8 greyscale (rows, columns)."""
@@ -42,19 +53,15 @@ class SliceImages:
         plane = frame.to_display(np.take(volume, sample.slice_index, axis=sample.slice_axis))
         return window_to_uint8(plane, sample.window)
 
-    def mask(self, sample: Sample, mask_path: str, mask_format: str) -> np.ndarray | None:
-        """Return the whole-lesion mask of a volume sample as 0/255 uint8, or None.
+    def mask(self, sample: Sample, source: MaskSource) -> np.ndarray:
+        """Return the whole-lesion mask of a volume sample (every label above 0) as 0/255 uint8.
 
-        Only NIfTI label maps are rendered here; for other formats None is returned and
-        the reason logged.
+        The mask is read as the semantics stage reads it: a label map as stored, a DICOM SEG
+        placed on the grid of the sample's series. Raises InvalidInputError when the mask
+        file is missing or changed since its import.
         """
-        if mask_format != "nifti":
-            # TODO: render DICOM SEG masks once the SEG reader can be called per series.
-            log.info("mask of %s is %s, not NIfTI; its PNG is not written", sample.sample_id,
-                     mask_format)
-            return None
-        labels, affine = self._label_map(mask_path)
-        frame = slice_frame(affine, sample.slice_axis)
+        labels = self._mask_labels(sample, source)
+        frame = slice_frame(np.asarray(sample.affine, dtype=float), sample.slice_axis)
         plane = frame.to_display(np.take(labels, sample.slice_index, axis=sample.slice_axis))
         return np.where(plane > 0, 255, 0).astype(np.uint8)
 
@@ -75,13 +82,16 @@ class SliceImages:
             self._volumes.popitem(last=False)
         return data
 
-    def _label_map(self, path: str) -> tuple[np.ndarray, np.ndarray]:
-        if path not in self._labels:
-            image = _load_nifti(Path(path))
-            self._labels[path] = (np.asanyarray(image.dataobj), image.affine)
+    def _mask_labels(self, sample: Sample, source: MaskSource) -> np.ndarray:
+        key = (source.mask_id, sample.series_id)
+        if key not in self._labels:
+            volume = self._volume(sample)
+            grid = SimpleNamespace(shape=list(volume.shape), affine=sample.affine)
+            self._labels[key] = read_mask_labels(source, grid)
             while len(self._labels) > CACHED_VOLUMES:
                 self._labels.popitem(last=False)
-        return self._labels[path]
+        self._labels.move_to_end(key)
+        return self._labels[key]
 
 
 def window_to_uint8(plane: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
@@ -123,18 +133,6 @@ def write_png(path: Path, image: np.ndarray) -> None:
     if not ok:
         raise InvalidInputError(f"cannot encode the image for '{path}' as PNG")
     encoded.tofile(path)
-
-
-def _load_nifti(path: Path):  # noqa: ANN202 - a nibabel image
-    import nibabel as nib
-
-    try:
-        return nib.load(path)
-    except FileNotFoundError:
-        raise NotFoundError(f"NIfTI file '{path}' not found; the dataset's files have moved "
-                            "or were deleted") from None
-    except (nib.filebasedimages.ImageFileError, OSError, ValueError) as error:
-        raise InvalidInputError(f"cannot read '{path}' as NIfTI ({error})") from None
 
 
 def _read_nifti(path: Path, volume_index: int) -> np.ndarray:

@@ -71,8 +71,11 @@ def stage_summary(stage: str, result: dict[str, Any]) -> str:
     if stage == "split":
         return f"cases {result['cases']}, slices {result['slices']}"
     if stage == "export":
-        return (f"instructions in {result['instructions']['folder']}, benchmark of "
-                f"{result['benchmark']['items']} items in {result['folder']}/benchmark")
+        instructions, benchmark = result["instructions"], result["benchmark"]
+        files = ", ".join(f"{kind} {count}" for kind, count in instructions["files"].items())
+        return (f"{instructions['split']} instructions ({files}) in {instructions['folder']}; "
+                f"benchmark of {benchmark['items']} items, {benchmark['questions']} closed and "
+                f"{benchmark['open_questions']} open questions in {result['folder']}/benchmark")
     return json.dumps(result, default=str)
 
 

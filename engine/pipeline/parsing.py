@@ -6,11 +6,16 @@ commas, or stop mid-object at the token limit. :func:`extract_json_object` tries
 
 1. every fenced block, then the whole text, with a strict JSON decoder;
 2. the same after light repairs: Python literals, single quotes (only when the text has no
-   double quote), trailing commas and ``//`` comments removed;
+   double quote), trailing commas and ``//`` comments removed, and control characters
+   inside strings escaped (grammar-constrained decoding lets a raw newline into a string,
+   which strict JSON forbids);
 3. a truncated object closed after its last complete member.
 
-Among several objects the last one that has an expected key wins, because reasoning models
-often show a draft before the final answer.
+The first attempt that finds an object with an expected key wins, so an outer object that
+needs a repair is preferred to a nested object that decodes strictly. Among several objects
+the last one that has an expected key wins, because reasoning models often show a draft
+before the final answer. Without an expected key anywhere, the first attempt that finds an
+object gives it.
 """
 
 from __future__ import annotations
@@ -50,22 +55,29 @@ def extract_json_object(text: str | None, expected_keys: Iterable[str] = ()) -> 
     body = _strip_reasoning(text)
     candidates = [match.group(1) for match in _FENCE.finditer(body)] + [body]
 
+    attempts: list[tuple[list[dict[str, Any]], list[str]]] = []
     for repaired in (False, True):
         found: list[dict[str, Any]] = []
         repairs: list[str] = []
         for candidate in candidates:
             source = candidate
             if repaired:
-                source, repairs = _repair(candidate)
+                source, fixes = _repair(candidate)
+                repairs += [fix for fix in fixes if fix not in repairs]
             found.extend(_objects(source))
-        if found:
-            return Extracted(_choose(found, expected), None, repairs if repaired else [])
+        attempts.append((found, repairs))
+        if _with_expected_keys(found, expected):
+            return Extracted(_choose(found, expected), None, repairs)
 
     closed = _close_truncated(body)
     if closed is not None:
-        objects = _objects(_repair(closed)[0])
-        if objects:
-            return Extracted(_choose(objects, expected), None, ["closed a truncated object"])
+        found = _objects(_repair(closed)[0])
+        attempts.append((found, ["closed a truncated object"]))
+        if _with_expected_keys(found, expected):
+            return Extracted(_choose(found, expected), None, ["closed a truncated object"])
+    for found, repairs in attempts:
+        if found:
+            return Extracted(_choose(found, expected), None, repairs)
     if "{" not in body:
         return Extracted(None, "the reply contains no JSON object")
     return Extracted(None, "the reply contains '{' but no JSON object could be decoded")
@@ -100,12 +112,16 @@ def _objects(text: str) -> list[dict[str, Any]]:
     return objects
 
 
+def _with_expected_keys(objects: list[dict[str, Any]], expected: set[str]) -> list[dict[str, Any]]:
+    """Return the objects that contain an expected key (all of them when none is expected)."""
+    if not expected:
+        return objects
+    return [value for value in objects if expected & set(_flat_keys(value))]
+
+
 def _choose(objects: list[dict[str, Any]], expected: set[str]) -> dict[str, Any]:
-    if expected:
-        with_keys = [value for value in objects if expected & set(_flat_keys(value))]
-        if with_keys:
-            return with_keys[-1]
-    return objects[-1]
+    with_keys = _with_expected_keys(objects, expected)
+    return with_keys[-1] if with_keys else objects[-1]
 
 
 def _flat_keys(value: dict[str, Any]) -> list[str]:
@@ -132,7 +148,31 @@ def _repair(text: str) -> tuple[str, list[str]]:
     text, count = _TRAILING_COMMA.subn(r"\1", text)
     if count:
         repairs.append("removed trailing commas")
+    text, count = _escape_string_controls(text)
+    if count:
+        repairs.append("escaped control characters inside strings")
     return text, repairs
+
+
+def _escape_string_controls(text: str) -> tuple[str, int]:
+    """Return ``text`` with control characters inside double-quoted strings escaped, and
+    how many there were."""
+    parts: list[str] = []
+    count = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string and not escaped and ord(char) < 0x20:
+            parts.append(json.dumps(char)[1:-1])
+            count += 1
+            continue
+        parts.append(char)
+        if escaped:
+            escaped = False
+        elif in_string and char == "\\":
+            escaped = True
+        elif char == '"':
+            in_string = not in_string
+    return "".join(parts), count
 
 
 def _close_truncated(text: str) -> str | None:

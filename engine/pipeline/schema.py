@@ -1,8 +1,10 @@
-"""JSON schemas (and llama.cpp GBNF grammars) that constrain the silver-label and audit replies.
+"""JSON schemas that constrain the silver-label and audit replies.
 
-Backends that support constrained decoding get the schema with each request: llama.cpp as a
-grammar, OpenAI-compatible servers as ``response_format``. Other backends return free text,
-which :mod:`engine.pipeline.parsing` and :mod:`engine.pipeline.validation` handle.
+Backends that support constrained decoding get the schema with each request: the llama.cpp
+backend turns it into a grammar with llama-cpp-python's ``LlamaGrammar.from_json_schema``,
+and OpenAI-compatible servers receive it as ``response_format``. Other backends return
+free text, which :mod:`engine.pipeline.parsing` and :mod:`engine.pipeline.validation`
+handle.
 
 Silver-label reply (all keys required, flat, no other keys)::
 
@@ -22,7 +24,6 @@ Audit reply::
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from engine.pipeline.vocabulary import LOCATIONS, MODALITIES, SIGN_VALUES, SIGNS
@@ -62,21 +63,12 @@ def audit_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "decision": {"enum": [ACCEPT, REJECT]},
-            "reason": {"type": ["string", "null"], "maxLength": 200},
+            # anyOf, not a type list: llama-cpp-python (0.3.36) drops maxLength from a
+            # type list, and an unbounded reason can use up the reply's token budget.
+            "reason": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]},
             "actions": {"type": "object", "properties": actions, "required": list(actions),
                         "additionalProperties": False},
         },
         "required": ["decision", "reason", "actions"],
         "additionalProperties": False,
     }
-
-
-def gbnf_grammar(schema: dict[str, Any]) -> str:
-    """Return the llama.cpp GBNF grammar of ``schema``, as the llama.cpp backend builds it.
-
-    Uses llama-cpp-python's converter, so the grammar matches what
-    ``LlamaGrammar.from_json_schema`` gives for the same schema.
-    """
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    return json_schema_to_gbnf(json.dumps(schema))
