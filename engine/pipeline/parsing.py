@@ -5,9 +5,13 @@ before the answer, write Python literals (``True``, ``None``), single quotes or 
 commas, or stop mid-object at the token limit. :func:`extract_json_object` tries, in order:
 
 1. every fenced block, then the whole text, with a strict JSON decoder;
-2. the same after light repairs: Python literals, single quotes (only when the text has no
+2. the same accepting raw control characters (line breaks, tabs, other characters below
+   0x20) inside strings, which strict JSON forbids. llama-cpp-python's schema-to-grammar
+   converter (version 0.3.36) lets them into strings, and models that write multi-line text put
+   line breaks there;
+3. the same after light repairs: Python literals, single quotes (only when the text has no
    double quote), trailing commas and ``//`` comments removed;
-3. a truncated object closed after its last complete member.
+4. a truncated object closed after its last complete member.
 
 Among several objects the last one that has an expected key wins, because reasoning models
 often show a draft before the final answer.
@@ -25,6 +29,7 @@ _UNCLOSED_THINK = re.compile(r"^.*</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _LINE_COMMENT = re.compile(r"(?m)^\s*//.*$|(?<=[,{\[])\s*//[^\n]*")
+CONTROL_CHARACTER_REPAIR = "accepted raw control characters inside strings"
 _PYTHON_LITERALS = ((re.compile(r"\bTrue\b"), "true"), (re.compile(r"\bFalse\b"), "false"),
                     (re.compile(r"\bNone\b"), "null"))
 
@@ -50,22 +55,30 @@ def extract_json_object(text: str | None, expected_keys: Iterable[str] = ()) -> 
     body = _strip_reasoning(text)
     candidates = [match.group(1) for match in _FENCE.finditer(body)] + [body]
 
-    for repaired in (False, True):
+    # Strict JSON first, then control characters inside strings, then the light repairs.
+    for repaired, strict in ((False, True), (False, False), (True, False)):
         found: list[dict[str, Any]] = []
         repairs: list[str] = []
+        lenient = False
         for candidate in candidates:
             source = candidate
             if repaired:
                 source, repairs = _repair(candidate)
-            found.extend(_objects(source))
+            objects, needed_lenient = _objects(source, strict=strict)
+            found.extend(objects)
+            lenient = lenient or needed_lenient
         if found:
-            return Extracted(_choose(found, expected), None, repairs if repaired else [])
+            notes = repairs + ([CONTROL_CHARACTER_REPAIR] if lenient else [])
+            return Extracted(_choose(found, expected), None, notes)
 
     closed = _close_truncated(body)
     if closed is not None:
-        objects = _objects(_repair(closed)[0])
+        objects, lenient = _objects(_repair(closed)[0], strict=False)
         if objects:
-            return Extracted(_choose(objects, expected), None, ["closed a truncated object"])
+            repairs = ["closed a truncated object"]
+            if lenient:
+                repairs.append(CONTROL_CHARACTER_REPAIR)
+            return Extracted(_choose(objects, expected), None, repairs)
     if "{" not in body:
         return Extracted(None, "the reply contains no JSON object")
     return Extracted(None, "the reply contains '{' but no JSON object could be decoded")
@@ -83,21 +96,31 @@ def _strip_reasoning(text: str) -> str:
     return text
 
 
-def _objects(text: str) -> list[dict[str, Any]]:
-    """Return the top-level JSON objects decodable from positions of ``{`` in ``text``."""
-    decoder = json.JSONDecoder()
+def _objects(text: str, strict: bool = True) -> tuple[list[dict[str, Any]], bool]:
+    """Return the top-level JSON objects decodable from positions of ``{`` in ``text``.
+
+    With ``strict`` False an object that strict JSON rejects only for raw control
+    characters inside strings is accepted too, and the returned flag is True.
+    """
+    decoders = [json.JSONDecoder()] + ([] if strict else [json.JSONDecoder(strict=False)])
     objects = []
+    lenient = False
     position = text.find("{")
     while position != -1:
-        try:
-            value, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
+        for decoder in decoders:
+            try:
+                value, end = decoder.raw_decode(text, position)
+            except json.JSONDecodeError:
+                continue
+            lenient = lenient or decoder is not decoders[0]
+            break
+        else:
             position = text.find("{", position + 1)
             continue
         if isinstance(value, dict):
             objects.append(value)
         position = text.find("{", end)
-    return objects
+    return objects, lenient
 
 
 def _choose(objects: list[dict[str, Any]], expected: set[str]) -> dict[str, Any]:
