@@ -53,15 +53,16 @@ def free_port() -> int:
 
 
 def start_llama_server(model: Path, mmproj: Path, chat_format: str = "qwen2.5-vl",
-                       timeout_s: float = 120.0) -> tuple[subprocess.Popen, str]:
+                       timeout_s: float = 120.0, n_ctx: int = 1024,
+                       n_threads: int = 2) -> tuple[subprocess.Popen, str]:
     """Start llama-cpp-python's OpenAI-compatible server on 127.0.0.1; return (process, base URL)."""
     port = free_port()
     # libmtmd logs every image to stderr; a file never fills up and blocks the server as a pipe can.
     log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--clip_model_path", str(mmproj),
-         "--chat_format", chat_format, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024",
-         "--n_threads", "2", "--verbose", "false"],
+         "--chat_format", chat_format, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+         "--n_threads", str(n_threads), "--verbose", "false"],
         stdout=subprocess.DEVNULL, stderr=log, text=True)
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + timeout_s

@@ -184,18 +184,23 @@ def test_volume_run_writes_descriptions_images_and_jsonl(data, tmp_path):
                 assert assistant["content"] in ("A", "B", "C", "D", "E")
 
 
-def test_model_stages_fail_with_a_clear_message(data):
+def test_unregistered_model_stops_the_stage(data):
     result = run_cli(data["url"], "pipeline", "run", "--dataset", "volumes", "--name", "nomodel",
-                     "--stages", "extract-a", "--model-a", "qwen3-vl")
+                     "--stages", "description,extract-a", "--model-a", "qwen3-vl")
     assert result.returncode == 1
-    assert "model backends are not available in this build yet" in result.stderr
-    with pytest.raises(ModelUnavailableError):
+    assert result.stderr.splitlines() == [
+        "error: model 'qwen3-vl' for run A is not registered; add it with 'neuroonco models "
+        "add' (see 'neuroonco models list') or pass replay:<file.jsonl>"]
+    with pytest.raises(ModelUnavailableError, match="'qwen3-vl' for run A is not registered"):
         run_stages(data["db"], "nomodel", ["extract-a"])
-    run_id = get_run(data["db"], "nomodel").id
+    run = get_run(data["db"], "nomodel")
     with data["db"].session() as session:
         stored = session.scalars(select(SilverLabel.id)
-                                 .where(SilverLabel.pipeline_run_id == run_id)).all()
+                                 .where(SilverLabel.pipeline_run_id == run.id)).all()
     assert stored == []
+    stats = read_stats(data["db"], run.id)
+    assert "description" in stats
+    assert "extract-a" not in stats
 
 
 def test_export_stage_needs_a_folder_and_generation(data, tmp_path):

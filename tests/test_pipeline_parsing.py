@@ -54,6 +54,22 @@ def test_truncated_reply_is_closed_after_last_member():
     assert extracted.repairs == ["closed a truncated object"]
 
 
+def test_control_characters_inside_strings_are_accepted():
+    evidence = "bright rim\nupper left\x07"
+    text = json.dumps({**GOOD, "what_where_why": "@"}).replace("@", evidence)
+    extracted = extract_json_object(text, FIELDS)
+    assert extracted.value["what_where_why"] == evidence
+    assert extracted.value["shape"] == "Lobulated"
+    assert extracted.repairs == ["escaped control characters inside strings"]
+
+    truncated = text[:text.index(', "shape"') + 12]
+    extracted = extract_json_object(truncated, FIELDS)
+    assert extracted.value["what_where_why"] == evidence
+    assert "shape" not in extracted.value
+    assert extracted.repairs == ["closed a truncated object",
+                                 "escaped control characters inside strings"]
+
+
 @pytest.mark.parametrize("text, problem", [
     ("", "the reply is empty"),
     (None, "the reply is empty"),

@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import InvalidInputError, NotFoundError
 from engine.pipeline.model_calls import (ModelRequest, ModelUnavailableError, ReplayModel,
-                                         call_model, model_caller)
+                                         caller_provenance, model_caller, stage_caller)
 from engine.pipeline.prompts import (AUDIT_PROMPT, PARAPHRASE_PROMPT, PROMPTS_DIR, RUN_A_PROMPT,
                                      RUN_B_PROMPT, load_prompt)
 from engine.pipeline.schema import ALLOWED_ACTIONS, audit_schema, silver_label_schema
@@ -101,21 +101,35 @@ def request(key="glioma/10_t1/1.png"):
                         image=np.zeros((4, 4), np.uint8))
 
 
-def test_model_call_is_not_available_yet():
+def test_unregistered_model_is_reported(db):
     with pytest.raises(ModelUnavailableError,
-                       match="model backends are not available in this build yet"):
-        call_model(request())
-    assert model_caller("qwen3-vl-8b", "run A") is call_model
+                       match="model 'qwen3-vl-8b' for run A is not registered; add it with"):
+        model_caller("qwen3-vl-8b", "run A", db)
 
 
-def test_replay_model(tmp_path):
+def test_replay_model(tmp_path, db):
     path = tmp_path / "replies.jsonl"
     path.write_text(json.dumps({"key": "glioma/10_t1/1.png", "output": "{}"}) + "\n\n")
-    caller = model_caller(f"replay:{path}", "run A")
+    caller = model_caller(f"replay:{path}", "run A", db)
     assert isinstance(caller, ReplayModel)
     assert caller(request()) == "{}"
     with pytest.raises(NotFoundError, match="has no reply for key 'other'"):
         caller(request("other"))
+    provenance = caller_provenance(caller)
+    assert provenance["backend"] == "replay"
+    assert provenance["requests"] == 1
+    assert len(provenance["sha256"]) == 64
+
+
+def test_stage_caller_keeps_a_given_caller(tmp_path, db):
+    path = tmp_path / "replies.jsonl"
+    path.write_text(json.dumps({"key": "glioma/10_t1/1.png", "output": "{}"}) + "\n")
+    given = ReplayModel(path)
+    with stage_caller(db, "ignored-model-name", "run A", given) as call:
+        assert call is given
+    with stage_caller(db, f"replay:{path}", "run A") as call:
+        assert isinstance(call, ReplayModel)
+        assert call is not given
 
 
 @pytest.mark.parametrize("content, message", [
@@ -130,8 +144,8 @@ def test_bad_replay_files(tmp_path, content, message):
         ReplayModel(path)
 
 
-def test_missing_model_is_reported():
+def test_missing_model_is_reported(db):
     with pytest.raises(InvalidInputError, match="no model is set for run B"):
-        model_caller(None, "run B")
+        model_caller(None, "run B", db)
     with pytest.raises(InvalidInputError, match="replay file .* not found"):
-        model_caller("replay:/nonexistent/replies.jsonl", "run A")
+        model_caller("replay:/nonexistent/replies.jsonl", "run A", db)

@@ -1,30 +1,43 @@
 """The one interface through which the pipeline calls a model.
 
 Every model-calling stage (silver-label runs A and B, the audit, optional paraphrasing)
-builds a :class:`ModelRequest` and passes it to a ``ModelCall``, a function that returns the
+builds a :class:`ModelRequest` and passes it to a ``ModelCall``, a callable that returns the
 model's raw reply text. :func:`model_caller` turns a model specification into one:
 
 - ``replay:<file.jsonl>`` answers from recorded replies, one JSON object per line with
   ``key`` and ``output`` (for example replies of an earlier run or of an external service);
-- any other name is a registered model, run by :func:`call_model`.
+- any other name is a model in the registry, run through the inference engine by
+  :class:`engine.pipeline.registered_model.RegisteredModel`.
+
+A ModelCall raises ModelCallError when one request fails, and the stage records the
+failure and goes on. It raises ModelUnavailableError when no request can succeed, and the
+stage stops. Stages open their callers with :func:`stage_caller`, which frees a loaded
+model when the stage ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from db.session import Database
 from engine.errors import InvalidInputError, NotFoundError, WorkbenchError
 
 REPLAY_PREFIX = "replay:"
 
 
 class ModelUnavailableError(WorkbenchError):
-    """No backend can run the requested model in this build."""
+    """The model cannot run any request: not registered, not loadable, or invalid settings."""
+
+
+class ModelCallError(WorkbenchError):
+    """One request failed on a model that is loaded; later requests may succeed."""
 
 
 @dataclass(frozen=True)
@@ -50,34 +63,26 @@ class ModelRequest:
 ModelCall = Callable[[ModelRequest], str]
 
 
-def call_model(request: ModelRequest) -> str:
-    """Run ``request`` on the registered model ``request.model`` and return its reply text.
-
-    MODEL BACKEND PLUG POINT. This is the only function that has to change to run the
-    pipeline on local models. It should look the model up in the model registry and build
-    an inference request: a system message, one image part plus the user text, and
-    generation settings from ``request.settings`` with ``json_schema`` for constrained
-    decoding. It runs the request and returns the generated text, raising WorkbenchError
-    with a one-line message when the call fails.
-    """
-    raise ModelUnavailableError(
-        f"model backends are not available in this build yet, so model '{request.model}' "
-        "cannot run; use 'replay:<file.jsonl>' with recorded replies, or run the model-free "
-        "stages (description, generate, split, export)")
-
-
 class ReplayModel:
     """Answers requests from a JSONL file of ``{"key": ..., "output": ...}`` records."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.outputs = read_replay_file(self.path)
+        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        self.requests = 0
 
     def __call__(self, request: ModelRequest) -> str:
         if request.key not in self.outputs:
             raise NotFoundError(f"replay file '{self.path}' has no reply for key "
                                 f"'{request.key}'; add a line {{\"key\": ..., \"output\": ...}}")
+        self.requests += 1
         return self.outputs[request.key]
+
+    def provenance(self) -> dict[str, Any]:
+        """Describe the replay file: its path, its SHA-256 and the number of replies returned."""
+        return {"backend": "replay", "path": str(self.path), "sha256": self.sha256,
+                "requests": self.requests}
 
 
 def read_replay_file(path: Path) -> dict[str, str]:
@@ -108,12 +113,50 @@ def read_replay_file(path: Path) -> dict[str, str]:
     return outputs
 
 
-def model_caller(spec: str | None, role: str) -> ModelCall:
-    """Return the ModelCall for model specification ``spec``; ``role`` names it in errors."""
+def model_caller(spec: str | None, role: str, db: Database) -> ModelCall:
+    """Return the ModelCall for model specification ``spec``; ``role`` names it in errors.
+
+    A registered model is looked up at once, so an unknown name raises
+    ModelUnavailableError before any sample is sent, but its backend loads on the first
+    request. Close the returned caller with :func:`close_caller`, or use
+    :func:`stage_caller`.
+    """
     if not spec or not spec.strip():
         raise InvalidInputError(f"no model is set for {role}; pass one (a registered model "
                                 "name or replay:<file.jsonl>)")
     spec = spec.strip()
     if spec.startswith(REPLAY_PREFIX):
         return ReplayModel(spec[len(REPLAY_PREFIX):])
-    return call_model
+    from engine.pipeline.registered_model import RegisteredModel
+
+    return RegisteredModel(db, spec, role)
+
+
+def close_caller(caller: ModelCall) -> None:
+    """Free the resources of ``caller`` (a loaded model); callers without ``close`` have none."""
+    close = getattr(caller, "close", None)
+    if callable(close):
+        close()
+
+
+def caller_provenance(caller: ModelCall) -> dict[str, Any] | None:
+    """Return the provenance that ``caller`` reports about its model, or None."""
+    provenance = getattr(caller, "provenance", None)
+    return provenance() if callable(provenance) else None
+
+
+@contextmanager
+def stage_caller(db: Database, spec: str | None, role: str,
+                 given: ModelCall | None = None) -> Iterator[ModelCall]:
+    """Yield ``given``, or the caller of ``spec`` that is closed when the block ends.
+
+    A caller passed in as ``given`` belongs to the code that passed it and stays open.
+    """
+    if given is not None:
+        yield given
+        return
+    caller = model_caller(spec, role, db)
+    try:
+        yield caller
+    finally:
+        close_caller(caller)

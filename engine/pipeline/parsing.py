@@ -71,10 +71,12 @@ def extract_json_object(text: str | None, expected_keys: Iterable[str] = ()) -> 
 
     closed = _close_truncated(body)
     if closed is not None:
-        found = _objects(_repair(closed)[0])
-        attempts.append((found, ["closed a truncated object"]))
+        source, fixes = _repair(closed)
+        found = _objects(source)
+        notes = ["closed a truncated object", *fixes]
+        attempts.append((found, notes))
         if _with_expected_keys(found, expected):
-            return Extracted(_choose(found, expected), None, ["closed a truncated object"])
+            return Extracted(_choose(found, expected), None, notes)
     for found, repairs in attempts:
         if found:
             return Extracted(_choose(found, expected), None, repairs)

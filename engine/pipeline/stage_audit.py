@@ -20,7 +20,8 @@ from engine.pipeline.fusion import KEPT
 from engine.pipeline.images import SliceImages
 from engine.pipeline.labels import (AUDITED, FUSED, RETRIED_STATUSES, status_counts,
                                     stored_labels, write_label)
-from engine.pipeline.model_calls import ModelCall, ModelRequest, ModelUnavailableError, model_caller
+from engine.pipeline.model_calls import (ModelCall, ModelRequest, ModelUnavailableError,
+                                         caller_provenance, stage_caller)
 from engine.pipeline.prompts import load_prompt
 from engine.pipeline.runs import RunInfo
 from engine.pipeline.samples import Sample
@@ -51,30 +52,32 @@ def run_audit(db: Database, run: RunInfo, samples: list[Sample], progress: Progr
     if not fused:
         raise InvalidInputError(f"pipeline run '{run.name}' has no fused labels; run the fuse "
                                 "stage first")
-    caller = caller or model_caller(model, "the audit")
-    prompt = load_prompt(run.config["prompts"]["audit"])
-    schema = audit_schema()
-    kept = [sample for sample in samples
-            if sample.slice_id in fused and fused[sample.slice_id].status == KEPT]
-    pending = [sample for sample in kept
-               if sample.slice_id not in done or done[sample.slice_id].status in RETRIED_STATUSES]
+    with stage_caller(db, model, "the audit", caller) as call:
+        prompt = load_prompt(run.config["prompts"]["audit"])
+        schema = audit_schema()
+        kept = [sample for sample in samples
+                if sample.slice_id in fused and fused[sample.slice_id].status == KEPT]
+        pending = [sample for sample in kept if sample.slice_id not in done
+                   or done[sample.slice_id].status in RETRIED_STATUSES]
 
-    images = SliceImages()
-    progress.start(len(kept), "auditing fused labels")
-    progress.advance(len(kept) - len(pending))
-    for sample in pending:
-        fields = fused[sample.slice_id].fields
-        system, user = prompt.render(labels_json=audit_prompt_labels(fields))
-        request = ModelRequest(model=model or "", key=sample.sample_id, system=system, user=user,
-                               image=images.image(sample), json_schema=schema,
-                               settings=prompt.settings, prompt_name=prompt.name)
-        status, audited, notes, raw = _audit_one(caller, request, fields)
-        for note in notes:
-            log.info("audit %s: %s", sample.sample_id, note)
-        with db.session(write=True) as session:
-            write_label(session, run.id, sample.slice_id, AUDITED, status=status, fields=audited,
-                        notes=notes, model_name=model, template_id=prompt.name, raw_output=raw)
-        progress.advance()
+        images = SliceImages()
+        progress.start(len(kept), "auditing fused labels")
+        progress.advance(len(kept) - len(pending))
+        for sample in pending:
+            fields = fused[sample.slice_id].fields
+            system, user = prompt.render(labels_json=audit_prompt_labels(fields))
+            request = ModelRequest(model=model or "", key=sample.sample_id, system=system,
+                                   user=user, image=images.image(sample), json_schema=schema,
+                                   settings=prompt.settings, prompt_name=prompt.name)
+            status, audited, notes, raw = _audit_one(call, request, fields)
+            for note in notes:
+                log.info("audit %s: %s", sample.sample_id, note)
+            with db.session(write=True) as session:
+                write_label(session, run.id, sample.slice_id, AUDITED, status=status,
+                            fields=audited, notes=notes, model_name=model,
+                            template_id=prompt.name, raw_output=raw)
+            progress.advance()
+        provenance = caller_provenance(call)
 
     with db.session() as session:
         labels = stored_labels(session, run.id, AUDITED)
@@ -83,7 +86,8 @@ def run_audit(db: Database, run: RunInfo, samples: list[Sample], progress: Progr
     return {"model": model, "prompt": prompt.name, "audited": len(kept),
             "statuses": status_counts(labels),
             "air": average_information_rate(label.fields for label in labels.values()
-                                            if label.status == ACCEPTED)}
+                                            if label.status == ACCEPTED),
+            "provenance": provenance}
 
 
 def _audit_one(caller: ModelCall, request: ModelRequest, fields: dict[str, Any]):  # noqa: ANN202

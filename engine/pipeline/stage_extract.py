@@ -4,7 +4,8 @@ Each sample's slice image and its coarse description go to the run's model with 
 prompt and the silver-label JSON schema. The reply is stored as it came, with the fields
 extracted and validated from it and a note for every value that was set to null. Each
 sample is committed on its own; a resumed stage skips samples that already have a label,
-except those whose model call failed.
+except those whose model call failed. The model is loaded once for the stage, and its
+provenance is stored in the stage's result.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from engine.pipeline.air import average_information_rate
 from engine.pipeline.images import SliceImages
 from engine.pipeline.labels import (RETRIED_STATUSES, RUN_A, RUN_B, status_counts,
                                     stored_labels, write_label)
-from engine.pipeline.model_calls import ModelCall, ModelRequest, ModelUnavailableError, model_caller
+from engine.pipeline.model_calls import (ModelCall, ModelRequest, ModelUnavailableError,
+                                         caller_provenance, stage_caller)
 from engine.pipeline.parsing import extract_json_object
 from engine.pipeline.prompts import load_prompt
 from engine.pipeline.runs import RunInfo
@@ -53,41 +55,44 @@ def run_extract(db: Database, run: RunInfo, samples: list[Sample], stage: str,
     sample has no coarse description yet.
     """
     model = run.model(stage)
-    caller = caller or model_caller(model, ROLE_NAMES[stage])
-    prompt = load_prompt(run.config["prompts"][stage])
-    schema = silver_label_schema()
-    with db.session() as session:
-        done = stored_labels(session, run.id, stage)
-        descriptions = _descriptions(session, [sample.slice_id for sample in samples])
-    pending = [sample for sample in samples
-               if sample.slice_id not in done or done[sample.slice_id].status in RETRIED_STATUSES]
+    with stage_caller(db, model, ROLE_NAMES[stage], caller) as call:
+        prompt = load_prompt(run.config["prompts"][stage])
+        schema = silver_label_schema()
+        with db.session() as session:
+            done = stored_labels(session, run.id, stage)
+            descriptions = _descriptions(session, [sample.slice_id for sample in samples])
+        pending = [sample for sample in samples if sample.slice_id not in done
+                   or done[sample.slice_id].status in RETRIED_STATUSES]
 
-    images = SliceImages()
-    progress.start(len(samples), f"{ROLE_NAMES[stage]}: extracting silver labels")
-    progress.advance(len(samples) - len(pending))
-    for sample in pending:
-        description = descriptions.get(sample.slice_id)
-        if not description:
-            raise InvalidInputError(f"slice {sample.sample_id} has no coarse description; run "
-                                    "the description stage first")
-        system, user = prompt.render(coarse_description=description)
-        request = ModelRequest(model=model or "", key=sample.sample_id, system=system, user=user,
-                               image=images.image(sample), json_schema=schema,
-                               settings=prompt.settings, prompt_name=prompt.name)
-        status, fields, notes, raw = _call(caller, request)
-        for note in notes:
-            log.info("%s %s: %s", ROLE_NAMES[stage], sample.sample_id, note)
-        with db.session(write=True) as session:
-            write_label(session, run.id, sample.slice_id, stage, status=status, fields=fields,
-                        notes=notes, model_name=model, template_id=prompt.name, raw_output=raw)
-        progress.advance()
+        images = SliceImages()
+        progress.start(len(samples), f"{ROLE_NAMES[stage]}: extracting silver labels")
+        progress.advance(len(samples) - len(pending))
+        for sample in pending:
+            description = descriptions.get(sample.slice_id)
+            if not description:
+                raise InvalidInputError(f"slice {sample.sample_id} has no coarse description; "
+                                        "run the description stage first")
+            system, user = prompt.render(coarse_description=description)
+            request = ModelRequest(model=model or "", key=sample.sample_id, system=system,
+                                   user=user, image=images.image(sample), json_schema=schema,
+                                   settings=prompt.settings, prompt_name=prompt.name)
+            status, fields, notes, raw = _call(call, request)
+            for note in notes:
+                log.info("%s %s: %s", ROLE_NAMES[stage], sample.sample_id, note)
+            with db.session(write=True) as session:
+                write_label(session, run.id, sample.slice_id, stage, status=status,
+                            fields=fields, notes=notes, model_name=model,
+                            template_id=prompt.name, raw_output=raw)
+            progress.advance()
+        provenance = caller_provenance(call)
 
     with db.session() as session:
         labels = stored_labels(session, run.id, stage)
     return {"model": model, "prompt": prompt.name, "samples": len(samples),
             "statuses": status_counts(labels),
             "air": average_information_rate(label.fields for label in labels.values()
-                                            if label.status == "ok")}
+                                            if label.status == "ok"),
+            "provenance": provenance}
 
 
 def _call(caller: ModelCall, request: ModelRequest):  # noqa: ANN202 - a 4-tuple

@@ -38,7 +38,7 @@ from engine.pipeline.labels import AUDITED, FUSED, stored_labels
 from engine.pipeline.leakage import finding_words, leak_problems
 from engine.pipeline.mimics import load_mimics
 from engine.pipeline.model_calls import (ModelCall, ModelRequest, ModelUnavailableError,
-                                         model_caller)
+                                         caller_provenance, stage_caller)
 from engine.pipeline.parsing import extract_json_object
 from engine.pipeline.prompts import load_prompt
 from engine.pipeline.questions import SHOWN_DISTRACTORS, ClosedQuestion, OpenQuestion
@@ -108,11 +108,12 @@ def run_generate(db: Database, run: RunInfo, samples: list[Sample], progress: Pr
     seed, share = int(run.config["seed"]), float(run.config["trap_share"])
     closed, opened, dropped = build_questions(included, signs, label_stage, seed)
 
-    paraphrased = 0
+    paraphrased, paraphrase_provenance = 0, None
     if run.model("paraphrase") or paraphraser is not None:
-        caller = paraphraser or model_caller(run.model("paraphrase"), "paraphrasing")
-        closed, paraphrased = _paraphrase(run, closed, {s.slice_id: s for s in included}, signs,
-                                          caller)
+        with stage_caller(db, run.model("paraphrase"), "paraphrasing", paraphraser) as call:
+            closed, paraphrased = _paraphrase(run, closed, {s.slice_id: s for s in included},
+                                              signs, call)
+            paraphrase_provenance = caller_provenance(call)
     laid_out = lay_out(closed, share, seed)
 
     fingerprint = _fingerprint(run, included, signs, label_stage)
@@ -142,6 +143,7 @@ def run_generate(db: Database, run: RunInfo, samples: list[Sample], progress: Pr
         "traps": sum(item.is_trap for item in laid_out),
         "five_option": sum(not item.question.binary for item in laid_out),
         "trap_share": share, "seed": seed, "paraphrased": paraphrased,
+        "paraphrase_provenance": paraphrase_provenance,
         "dropped": dict(sorted(dropped.items())), "fingerprint": fingerprint,
     }
 

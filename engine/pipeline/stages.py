@@ -2,9 +2,10 @@
 
 Stages: description, extract-a, extract-b, fuse, audit, generate, split, export. The alias
 "extract" stands for extract-a and extract-b, "all" for every stage. Each stage's result
-(counts, AIR where it applies) is stored under its name in the run's stats. Stages that
-call a model fail with the model's error; the model-free stages (description, fuse,
-generate, split, export) need none.
+(counts, AIR where it applies, model provenance) is stored under its name in the run's
+stats. A stage that calls a model loads it once, stops when the model is not registered or
+cannot be loaded, and records a failed request on its sample. The model-free stages
+(description, fuse, generate, split, export) need none.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class StageOptions:
     """Inputs of some stages besides the run: the export folder and model calls.
 
     ``callers`` maps a model role (run_a, run_b, audit, paraphrase) to a ModelCall that
-    replaces the run's configured model, for callers that hold a loaded model.
+    replaces the run's configured model, for callers that hold a loaded model. Stages
+    leave these callers open.
     """
 
     out: Path | None = None
