@@ -130,6 +130,27 @@ def test_jobs_panel_shows_progress_and_time_left(qtbot, make_window, demo_db):
     assert 29 <= int(eta.split()[0]) <= 31  # 10 s for 5 units, 15 left
 
 
+def test_job_bars_take_byte_counts(qtbot):
+    """A download's byte count passes the C int of QProgressBar; the bars scale it down."""
+    from engine.jobs.status import JobStatus
+    from widgets.job_progress import JobProgressView
+    from widgets.jobs_panel import MAX_BAR_UNITS, JobsPanel
+
+    done, total = 6_000_000_000, 15_000_000_000
+    status = JobStatus(job_id=7, kind="models.download", state="running", done=done, total=total,
+                       message="downloading model.safetensors", eta_seconds=None, cancel_requested=False)
+    panel, view = JobsPanel(), JobProgressView()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(view)
+    panel.set_jobs([status])
+    view.set_status(status)
+
+    for bar in (panel.table.cellWidget(0, 3), view.bar):
+        assert 0 < bar.maximum() <= MAX_BAR_UNITS
+        assert bar.value() / bar.maximum() == pytest.approx(done / total, abs=1e-6)
+        assert bar.format() == f"{done} / {total}"
+
+
 def test_stall_monitor_catches_block(qtbot):
     monitor = StallMonitor(interval_ms=10, threshold_ms=100)
     monitor.start()

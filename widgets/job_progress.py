@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from widgets.jobs_panel import format_eta
+from widgets.jobs_panel import format_eta, show_count
 
 RESUMABLE_STATES = ("failed", "cancelled")
 
@@ -65,9 +65,7 @@ class JobProgressView(QWidget):
         self.title.setText(f"{title} - job {status.job_id}: {state}" if title
                            else f"Job {status.job_id} ({status.kind}): {state}")
         if status.total:
-            self.bar.setRange(0, status.total)
-            self.bar.setValue(min(status.done, status.total))
-            self.bar.setFormat(f"{status.done} / {status.total}")
+            show_count(self.bar, status.done, status.total)
         elif status.state == "running":
             self.bar.setRange(0, 0)  # busy indicator until the total is known
         else:

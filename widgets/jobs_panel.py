@@ -12,6 +12,17 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QProgressBar, QPu
 
 COLUMNS = ("Job", "Kind", "State", "Progress", "Time left", "Message", "")
 ID, KIND, STATE, PROGRESS, ETA, MESSAGE, CANCEL = range(len(COLUMNS))
+# QProgressBar stores C ints, so a larger count (the bytes of a model download) is drawn
+# in steps of several units.
+MAX_BAR_UNITS = 2**31 - 1
+
+
+def show_count(bar: QProgressBar, done: int, total: int) -> None:
+    """Set ``bar`` to ``done`` of ``total`` units (total > 0), with both counts as its text."""
+    step = total // MAX_BAR_UNITS + 1
+    bar.setRange(0, total // step)
+    bar.setValue(min(done, total) // step)
+    bar.setFormat(f"{done} / {total}")
 
 
 def format_eta(seconds: float | None) -> str:
@@ -87,9 +98,7 @@ class JobsPanel(QWidget):
             bar = QProgressBar(self.table)
             self.table.setCellWidget(row, PROGRESS, bar)
         if job.total:
-            bar.setRange(0, job.total)
-            bar.setValue(min(job.done, job.total))
-            bar.setFormat(f"{job.done} / {job.total}")
+            show_count(bar, job.done, job.total)
         elif job.state == "running":
             bar.setRange(0, 0)  # busy indicator while the total is unknown
         else:

@@ -44,14 +44,20 @@ class RichProgress(Progress):
 
 
 @contextmanager
-def terminal_progress(args: argparse.Namespace, description: str) -> Iterator[Progress]:
-    """Yield a Progress drawn as a bar on a terminal, silent with ``--quiet`` or when piped."""
+def terminal_progress(args: argparse.Namespace, description: str, *,
+                      unit: str = "items") -> Iterator[Progress]:
+    """Yield a Progress drawn as a bar on standard error, silent with ``--quiet`` or when not a terminal.
+
+    ``unit`` "bytes" shows sizes (kB, MB, GB) and the transfer rate instead of a count.
+    """
     if getattr(args, "quiet", False) or not sys.stderr.isatty():
         yield NullProgress()
         return
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                               TimeRemainingColumn)
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as Bar,
+                               TextColumn, TimeRemainingColumn, TransferSpeedColumn)
 
-    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-             TimeRemainingColumn(), transient=True) as bar:
+    counts = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
+    with Bar(TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
+             console=Console(stderr=True), transient=True) as bar:
         yield RichProgress(bar, bar.add_task(description, total=None))

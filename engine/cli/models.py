@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from engine.cli.common import database, print_json, terminal_progress
@@ -56,6 +57,8 @@ def register(subparsers) -> None:  # noqa: ANN001
     download.add_argument("--gguf", metavar="FILE", help="download only this GGUF file (llama.cpp model)")
     download.add_argument("--mmproj", metavar="FILE", help="the mmproj GGUF file to download with --gguf")
     download.add_argument("--licence", help="licence or terms of use of the weights")
+    download.add_argument("--background", action="store_true",
+                          help="queue a models.download job for a worker instead (it queues models.hash)")
     download.set_defaults(handler=_download)
 
     hash_parser = actions.add_parser("hash", help="hash a registered model's weights now or in the background")
@@ -165,21 +168,26 @@ def _remove(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from engine.inference import hub, registry
 
-    if args.mmproj and not args.gguf:
-        raise InvalidInputError("--mmproj needs --gguf (the text-model GGUF file of the same repository)")
-    patterns = [p for p in (args.gguf, args.mmproj) if p] or None
-    folder, commit = hub.download(args.repo_id, revision=args.revision, cache_dir=args.cache_dir,
-                                  allow_patterns=patterns)
-    if args.gguf:
-        backend, path = "llama.cpp", folder / args.gguf
-        mmproj = folder / args.mmproj if args.mmproj else None
-    else:
-        backend, path, mmproj = "transformers", folder, None
+    patterns = hub.file_patterns(args.gguf, args.mmproj)
+    name = registry.check_new_name(database(args), args.name)
+    if args.background:
+        from engine.jobs import submit
+
+        # The worker may run in another folder, so a relative --cache-dir is resolved here.
+        cache_dir = str(Path(args.cache_dir).expanduser().resolve()) if args.cache_dir else None
+        params = {"repo_id": args.repo_id, "name": name, "revision": args.revision, "cache_dir": cache_dir,
+                  "gguf": args.gguf, "mmproj": args.mmproj, "licence": args.licence}
+        print(submit(database(args), "models.download", {k: v for k, v in params.items() if v}))
+        return 0
+    with terminal_progress(args, f"downloading {args.repo_id}", unit="bytes") as progress:
+        folder, commit = hub.download(args.repo_id, revision=args.revision, cache_dir=args.cache_dir,
+                                      allow_patterns=patterns, progress=progress)
+    backend, path, mmproj = hub.model_paths(folder, args.gguf, args.mmproj)
     with terminal_progress(args, "hashing weights") as progress:
-        record = registry.add_model(database(args), args.name, backend, path=path, mmproj_path=mmproj,
-                                    revision=commit or args.revision, licence=args.licence,
+        record = registry.add_model(database(args), name, backend, path=path, mmproj_path=mmproj,
+                                    revision=commit, licence=args.licence,
                                     progress=progress)
-    print(f"registered {record.name} from {args.repo_id} at {commit or 'unknown commit'} ({record.path})")
+    print(f"registered {record.name} from {args.repo_id} at {commit} ({record.path})")
     return 0
 
 

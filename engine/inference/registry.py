@@ -99,6 +99,29 @@ def check_settings(backend: str, settings: dict[str, Any]) -> dict[str, Any]:
     return dict(settings)
 
 
+def _clean_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInputError("the model name is empty")
+    if name.startswith(RESERVED_PREFIX):
+        raise InvalidInputError(f"model names starting with '{RESERVED_PREFIX}' are reserved for the "
+                                "built-in baselines; choose another name")
+    return name
+
+
+def check_new_name(db: Database, name: str | None) -> str:
+    """Return ``name`` stripped, or raise InvalidInputError if it is empty, reserved or already registered.
+
+    Lets a long step before :func:`add_model` (a download) fail at once; add_model checks again.
+    """
+    name = _clean_name(name)
+    with db.session() as session:
+        if session.scalar(select(Model.id).where(Model.name == name)) is not None:
+            raise InvalidInputError(f"a model named '{name}' is already registered; remove it first "
+                                    f"('neuroonco models remove {name}') or choose another name")
+    return name
+
+
 def add_model(db: Database, name: str, backend: str, *, path: str | Path | None = None,
               mmproj_path: str | Path | None = None, base_url: str | None = None,
               server_model: str | None = None, api_key_env: str | None = None,
@@ -110,12 +133,7 @@ def add_model(db: Database, name: str, backend: str, *, path: str | Path | None 
     ``compute_hash`` False leaves ``sha256`` empty for a ``models.hash`` job to fill in.
     Raises InvalidInputError for a bad name, backend, path or setting.
     """
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInputError("the model name is empty")
-    if name.startswith(RESERVED_PREFIX):
-        raise InvalidInputError(f"model names starting with '{RESERVED_PREFIX}' are reserved for the "
-                                "built-in baselines; choose another name")
+    name = _clean_name(name)
     if backend not in BACKENDS:
         raise InvalidInputError(f"backend '{backend}' is unknown; use one of {', '.join(BACKENDS)}")
     values: dict[str, Any] = {"settings": check_settings(backend, settings or {}), "family": family,
