@@ -8,6 +8,8 @@ of :mod:`tinymodels`, registered in the test's database.
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,25 @@ def losses(db, run_id: int) -> dict[int, float]:
     from engine.finetune.monitoring import read_metrics
 
     return {point.step: point.loss for point in read_metrics(db, run_id)}
+
+
+@pytest.fixture
+def tiny_db(demo_db, tiny_models):  # noqa: F811
+    """The demo study with the tiny LLaVA registered as ``tiny-llava`` (import ``demo_db`` too)."""
+    from engine.inference.registry import add_model
+
+    add_model(demo_db, "tiny-llava", "transformers", path=tiny_models.llava(), compute_hash=False)
+    return demo_db
+
+
+def kill_training(db, name: str) -> None:
+    """Kill the detached process of training run ``name``, if the run exists and still has one."""
+    from engine.finetune import runs
+    from engine.finetune.process import process_alive
+
+    try:
+        run = runs.get_run(db, name)
+    except Exception:  # noqa: BLE001 - the run may never have been created
+        return
+    if process_alive(run.pid, run.id):
+        os.kill(run.pid, signal.SIGKILL)

@@ -3,8 +3,6 @@ checkpoint registration, the post-training benchmark, and re-attaching after a r
 
 from __future__ import annotations
 
-import os
-import signal
 
 import pytest
 from PySide6.QtCore import Qt
@@ -16,9 +14,8 @@ from engine.demo import DEMO_BENCHMARK
 from engine.finetune import runs
 from engine.finetune.launching import start_training
 from engine.finetune.monitoring import read_checkpoints, read_metrics
-from engine.finetune.process import process_alive
-from engine.inference.registry import add_model, get_model
-from finetune_fixtures import fast_config, tiny_models, training_set  # noqa: F401
+from engine.inference.registry import get_model
+from finetune_fixtures import fast_config, kill_training, tiny_db, tiny_models, training_set  # noqa: F401
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from research_fixtures import research_window, settle_tasks  # noqa: F401
 from window_fixtures import app_settings, make_window, settings_path  # noqa: F401
@@ -28,20 +25,6 @@ pytestmark = [pytest.mark.gui, pytest.mark.slow]
 TRAINING_TIMEOUT_MS = 240_000
 
 
-@pytest.fixture
-def tiny_db(demo_db, tiny_models):  # noqa: F811
-    """The demo study with the tiny LLaVA registered as ``tiny-llava``."""
-    add_model(demo_db, "tiny-llava", "transformers", path=tiny_models.llava(), compute_hash=False)
-    return demo_db
-
-
-def _kill(db, name: str) -> None:
-    try:
-        run = runs.get_run(db, name)
-    except Exception:  # noqa: BLE001 - the run may never have been created
-        return
-    if process_alive(run.pid, run.id):
-        os.kill(run.pid, signal.SIGKILL)
 
 
 def test_dialog_starts_training_followed_to_end(qtbot, research_window, tiny_db, training_set, tmp_path):  # noqa: F811
@@ -62,7 +45,7 @@ def test_dialog_starts_training_followed_to_end(qtbot, research_window, tiny_db,
         qtbot.waitUntil(lambda: finetune.snapshot is not None and finetune.snapshot.run.status in runs.FINAL,
                         timeout=TRAINING_TIMEOUT_MS)
     finally:
-        _kill(tiny_db, "gui-run")
+        kill_training(tiny_db, "gui-run")
 
     final = runs.get_run(tiny_db, "gui-run")
     assert final.status == runs.SUCCEEDED, final.message
@@ -126,6 +109,6 @@ def test_restarted_window_reattaches(qtbot, research_window, tiny_db, training_s
         assert runs.get_run(tiny_db, run.id).cancel_requested
         qtbot.waitUntil(lambda: finetune.snapshot.run.status in runs.FINAL, timeout=TRAINING_TIMEOUT_MS)
     finally:
-        _kill(tiny_db, "long-run")
+        kill_training(tiny_db, "long-run")
     assert runs.get_run(tiny_db, run.id).status == runs.CANCELLED
     assert finetune.monitor._resume.isEnabled()

@@ -3,8 +3,6 @@ cancelled run, each on a real tiny training run."""
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -16,10 +14,9 @@ from engine.finetune import runs
 from engine.finetune.checkpoints import checkpoint_path, latest_checkpoint
 from engine.finetune.launching import start_training
 from engine.finetune.monitoring import read_metrics
-from engine.finetune.process import process_alive
 from engine.finetune.training import run_training
-from engine.inference.registry import add_model, get_model
-from finetune_fixtures import fast_config, tiny_models, training_set  # noqa: F401
+from engine.inference.registry import get_model
+from finetune_fixtures import fast_config, kill_training, tiny_db, tiny_models, training_set  # noqa: F401
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from research_fixtures import research_window, settle_tasks  # noqa: F401
 from window_fixtures import app_settings, make_window, settings_path  # noqa: F401
@@ -30,20 +27,6 @@ TRAINING_TIMEOUT_MS = 240_000
 SNAPSHOT_TIMEOUT_MS = 30_000
 
 
-@pytest.fixture
-def tiny_db(demo_db, tiny_models):  # noqa: F811
-    """The demo study with the tiny LLaVA registered as ``tiny-llava``."""
-    add_model(demo_db, "tiny-llava", "transformers", path=tiny_models.llava(), compute_hash=False)
-    return demo_db
-
-
-def _kill(db, name: str) -> None:
-    try:
-        run = runs.get_run(db, name)
-    except Exception:  # noqa: BLE001 - the run may never have been created
-        return
-    if process_alive(run.pid, run.id):
-        os.kill(run.pid, signal.SIGKILL)
 
 
 def _train(db, training_set, tmp_path, name: str):  # noqa: F811
@@ -189,7 +172,7 @@ def test_resume_button_finishes_run(qtbot, research_window, tiny_db, training_se
         assert monitor._cancel.isEnabled()
         qtbot.waitUntil(lambda: finetune.snapshot.run.status in runs.FINAL, timeout=TRAINING_TIMEOUT_MS)
     finally:
-        _kill(tiny_db, "resumed")
+        kill_training(tiny_db, "resumed")
 
     final = runs.get_run(tiny_db, run.id)
     assert final.status == runs.SUCCEEDED, final.message

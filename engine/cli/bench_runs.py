@@ -20,6 +20,17 @@ from engine.cli.common import database, print_json, terminal_progress
 JOB_KIND = RUN_JOB_KIND
 
 
+def add_session_settings(parser: argparse.ArgumentParser) -> None:
+    """Add --setting, --mode and --limit, which every command that starts sessions takes."""
+    parser.add_argument("--setting", choices=SETTINGS, default=REJECTION_AWARE,
+                        help="rejection-aware (as released, option E present) or standard (E "
+                             "removed, trap items left out); default rejection-aware")
+    parser.add_argument("--mode", choices=MODES, default=GENERATE,
+                        help="generate text and parse the letter, or score the option letters' "
+                             "probabilities (models only); default generate")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="answer only the first N questions (by item id, closed before open)")
+
 def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     run = actions.add_parser(
         "run", help="run a benchmark session: a model or baseline answers every question",
@@ -30,14 +41,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     run.add_argument("--model", required=True, metavar="NAME",
                      help="registered model or baseline name")
     run.add_argument("--adapter", metavar="NAME", help="LoRA adapter of the model")
-    run.add_argument("--setting", choices=SETTINGS, default=REJECTION_AWARE,
-                     help="rejection-aware (as released, option E present) or standard (E "
-                          "removed, trap items left out); default rejection-aware")
-    run.add_argument("--mode", choices=MODES, default=GENERATE,
-                     help="generate text and parse the letter, or score the option letters' "
-                          "probabilities (models only); default generate")
-    run.add_argument("--limit", type=int, metavar="N",
-                     help="answer only the first N questions (by item id, closed before open)")
+    add_session_settings(run)
     run.add_argument("--template", metavar="ID",
                      help="prompt template of closed questions, models only: an id from "
                           "resources/prompts such as closed-reasoning, or ID.vN for version N "

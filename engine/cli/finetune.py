@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from engine.bench.answer_rows import GENERATE, MODES
-from engine.bench.settings import REJECTION_AWARE, SETTINGS
+from engine.cli.bench_runs import add_session_settings
 from engine.cli.common import database, print_json, terminal_progress
 from engine.errors import InvalidInputError
 
@@ -82,13 +81,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse subparsers action
     bench.add_argument("--adapter", required=True, metavar="NAME",
                        help="registered adapter of the run's base model")
     bench.add_argument("--benchmark", required=True, metavar="NAME", help="imported benchmark")
-    bench.add_argument("--setting", choices=SETTINGS, default=REJECTION_AWARE,
-                       help="rejection-aware (option E present) or standard (E removed, trap "
-                            "items left out); default rejection-aware")
-    bench.add_argument("--mode", choices=MODES, default=GENERATE,
-                       help="generate text and parse the letter, or score the option letters' "
-                            "probabilities; default generate")
-    bench.add_argument("--limit", type=int, metavar="N", help="answer only the first N questions")
+    add_session_settings(bench)
     bench.add_argument("--seed", type=int, default=0, metavar="N", help="generation seed (default 0)")
     bench.add_argument("--json", action="store_true", help="print the comparison rows as JSON")
     bench.set_defaults(handler=_benchmark)
