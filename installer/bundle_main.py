@@ -8,6 +8,7 @@ converter. So this program accepts those two forms besides the ``neuroonco`` com
 
     neuroonco [-u] -m MODULE ARGS...   run a bundled module as __main__, like python -m
     neuroonco [-u] SCRIPT.py ARGS...   run a Python file as __main__, like python SCRIPT.py
+    neuroonco [-u] gui ARGS...         the window, as neuroonco -m app.main ARGS...
     neuroonco ARGS...                  the neuroonco command (engine.cli.main)
 
 ``-u`` (unbuffered output, passed by torch's distributed launcher) is accepted and
@@ -30,6 +31,11 @@ def main() -> int:
         args = args[1:]
         sys.stdout.reconfigure(write_through=True)
         sys.stderr.reconfigure(write_through=True)
+
+    if args[:1] == ["gui"]:
+        # What `neuroonco gui` ends in (its handler replaces itself with `-m app.main`),
+        # without first importing every CLI command module, which takes about 1 s.
+        args = ["-m", "app.main", *args[1:]]
 
     if len(args) >= 2 and args[0] == "-m":
         sys.argv = [args[1], *args[2:]]

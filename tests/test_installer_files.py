@@ -49,6 +49,14 @@ def test_entry_passes_module_exit_status():
     assert "invalid choice: 'no-such-command'" in finished.stderr
 
 
+def test_entry_gui_runs_window_module():
+    finished = run_entry("gui", "--help")
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.startswith("usage: neuroonco-gui")
+    assert "--screenshot PNG" in finished.stdout
+
+
 def test_entry_runs_script_with_arguments(tmp_path):
     script = tmp_path / "probe.py"
     script.write_text("import sys\nprint(__name__, sys.argv[1:], sys.path[0])\nsys.exit(3)\n")
