@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the one-folder Linux desktop bundle dist/neuroonco-workbench/ with PyInstaller,
-# from the environment that installer/setup.sh created. It took 5 to 9 minutes on two shared
+# from the environment that installer/setup.sh created. It took 3 to 8 minutes on two shared
 # cores (docs/benchmarks.md); installer/smoke.sh then checks the result.
 #
 #   installer/build.sh            build (an existing dist/neuroonco-workbench is replaced)
