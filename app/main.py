@@ -1,8 +1,11 @@
-"""Start the desktop application: ``python -m app.main [--db URL] [--demo] [--dataset NAME] [--debug]``.
+"""Start the desktop application.
+
+    python -m app.main [--db URL] [--demo] [--dataset NAME] [--screenshot PNG] [--debug]
 
 Opens (and upgrades) the database, creates the demo study on the first launch (an empty
 database) or with ``--demo``, and shows the main window. Background jobs run in a worker
-process that the window starts when it has work for one.
+process that the window starts when it has work for one. With ``--screenshot`` the window
+writes a PNG of itself once the opened case is on screen and quits (app/screenshot.py).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 from sqlalchemy import func, select
 
 from engine.progress import Progress
+from resources import RESOURCES_DIR
 
 log = logging.getLogger("app")
 
@@ -28,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                     "SQLite file in the user-data folder)")
     parser.add_argument("--demo", action="store_true", help="create the demo study if needed and open it")
     parser.add_argument("--dataset", metavar="NAME", help="open this dataset")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="write a PNG of the main window once the opened case is on screen, "
+                             "then quit (exit status 1 if that fails)")
     parser.add_argument("--debug", action="store_true", help="log debug messages")
     return parser.parse_args(argv)
 
@@ -46,6 +53,9 @@ def create_application(argv: list[str]) -> QApplication:
     QCoreApplication.setApplicationName("NeuroOncoWorkbench")
     app = QApplication(argv)
     app.setApplicationDisplayName("NeuroOnco Workbench")
+    # Matches the window to installer/neuroonco-workbench.desktop (Wayland app id, taskbar icon).
+    app.setDesktopFileName("neuroonco-workbench")
+    app.setWindowIcon(QIcon(str(RESOURCES_DIR / "icons" / "neuroonco-workbench.png")))
     return app
 
 
@@ -126,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     if started is None:
         return 1
     window, db = started
+    # Fires once the event loop runs, after the window's show event.
+    QTimer.singleShot(0, lambda: log.info("main window shown"))
+    if args.screenshot:
+        from app.screenshot import WindowScreenshot
+
+        WindowScreenshot(window, args.screenshot)
     code = app.exec()
     db.dispose()
     return code

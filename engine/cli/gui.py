@@ -12,6 +12,9 @@ def register(subparsers) -> None:  # noqa: ANN001
     parser.add_argument("--demo", action="store_true",
                         help="create the demo study if needed and open it")
     parser.add_argument("--dataset", metavar="NAME", help="open this dataset")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="write a PNG of the main window once the opened case is on screen, "
+                             "then quit (exit status 1 if that fails)")
     parser.set_defaults(handler=_gui)
 
 
@@ -24,6 +27,8 @@ def _gui(args: argparse.Namespace) -> int:
         command.append("--demo")
     if args.dataset:
         command += ["--dataset", args.dataset]
+    if args.screenshot:
+        command += ["--screenshot", args.screenshot]
     if args.debug:
         command.append("--debug")
     sys.stdout.flush()
