@@ -88,6 +88,8 @@ for model in tiny-llava tiny-gguf; do
     --question "Which MRI sequence is this?" --option A=T1 --option B=FLAIR --mode letters
   step "answer-$model" "${neuroonco[@]}" "$checks" answer "$out/ask-$model.log" AB
 done
+step model-session "${neuroonco[@]}" bench run --benchmark "Demo benchmark" --model tiny-gguf \
+  --mode letter-prob --limit 6 --name smoke-gguf --json
 step desktop-entry "${clean_env[@]}" "$bundle/install-desktop-entry.sh"
 step desktop-file "${neuroonco[@]}" "$checks" desktop-entry \
   "$home/data/applications/neuroonco-workbench.desktop" "$bundle/neuroonco"
