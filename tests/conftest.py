@@ -14,7 +14,8 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "mm-neuroonco"
 MRICRON_TEMPLATES = Path("/usr/share/mricron/templates")
 
 # Set before anything imports Qt, transformers or the database layer.
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: no display in tests
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.pop("NEUROONCO_DB_URL", None)
