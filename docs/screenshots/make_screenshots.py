@@ -130,6 +130,7 @@ def main() -> int:
     from PySide6.QtTest import QTest
 
     from app.main_window import MainWindow
+    from app.research import attach_research
     from app.settings import AppSettings
     from db.session import open_database
     from engine.demo import DEMO_DATASET
@@ -143,6 +144,7 @@ def main() -> int:
         settings = AppSettings.at(folder / "settings.ini")
         settings.set_reviewer("Dr. Example")
         window = MainWindow(db, settings, start_workers=False)
+        attach_research(window)  # the Benchmark, Pipeline, Training and Models menus
         window.resize(*WINDOW_SIZE)
         window.show()
         QTest.qWaitForWindowExposed(window)
