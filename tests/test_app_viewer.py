@@ -48,7 +48,23 @@ def test_demo_opens_with_overlay_and_semantics(qtbot, make_window, demo_db):
     assert _slice_index(demo_db, window.case.slice_id) == view.slice_index
     assert window.semantics_panel.description.text().startswith("A T1 brain MRI scan")
     assert window.review_panel.item_label.text() == "this slice (mask and semantics)"
-    assert window.questions_panel.title.text() == "No benchmark question refers to this slice."
+
+
+def test_demo_opens_at_largest_lesion(qtbot, make_window, demo_db):
+    from engine.viewer.semantics_view import slice_semantics
+
+    window = make_window(demo_db)
+    open_demo(qtbot, window)
+    view = window.panes.active_view
+    with demo_db.session() as session:
+        summary = slice_semantics(session, window.case.slice_id).volume
+    largest = next(entry.largest_slice_index for entry in summary if entry.region == "WT")
+
+    assert largest != view.image_source.slice_count // 2
+    assert view.slice_index == largest
+    assert _slice_index(demo_db, window.case.slice_id) == largest
+    assert window.questions_panel.questions
+    assert window.questions_panel.title.text() != "No benchmark question refers to this slice."
 
 
 def test_semantics_panel_tables_match_mask(qtbot, make_window, demo_db):
