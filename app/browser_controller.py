@@ -20,6 +20,7 @@ from db.session import Database
 from engine.catalog import SliceFilter, count_slices, distinct_values, list_slices, next_slice_id
 from engine.catalog_tree import count_groups, list_groups
 from engine.viewer.items import ItemFilter, count_items, list_benchmark_groups, list_items, next_item_pk
+from engine.viewer.semantics_view import largest_lesion_slice_id
 from widgets.browser_tree import BrowserNode, BrowserTree
 from widgets.filter_panel import FilterPanel
 
@@ -188,7 +189,8 @@ class BrowserController(QObject):
 
     def first_slice_under(self, node: BrowserNode) -> int | None:
         """Return the slice to show for a case or series node: the first matching slice of its
-        (first) series, or the middle slice of a volume when no filter is set."""
+        (first) series when a filter is set. Without a filter, a volume with a label map opens
+        at the slice where the whole tumour is largest, and one without at its middle slice."""
         narrowed = not self.slice_filter.is_empty()
         with self.db.session() as session:
             series_id = node.key
@@ -197,6 +199,10 @@ class BrowserController(QObject):
                 if not first:
                     return None
                 series_id = first[0].id
+            if not narrowed:
+                largest = largest_lesion_slice_id(session, series_id)
+                if largest is not None:
+                    return largest
             filters = replace(self.slice_filter, series_ids=[series_id])
             offset = 0 if narrowed else count_slices(session, filters) // 2
             rows = list_slices(session, filters, offset=offset, limit=1)

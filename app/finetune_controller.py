@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QVBoxLayout, QWidget
 
 from app.background import BackgroundTasks
+from app.screen_fit import fit_to_screen
 from engine.finetune import runs
 from engine.finetune.export import merge_checkpoint, register_checkpoint
 from engine.finetune.launching import dialog_inputs, preview_text, resume_training, start_training
@@ -99,6 +100,7 @@ class FineTuneController(QObject):
         self.window.keep_dialog(dialog)
         self.dialog = dialog
         dialog.show()
+        fit_to_screen(dialog, self.window)
 
     def _on_plan_requested(self, config) -> None:  # noqa: ANN001 - a FineTuneConfig
         if self.tasks.pending("plan"):

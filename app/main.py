@@ -6,6 +6,7 @@ Opens (and upgrades) the database, creates the demo study on the first launch (a
 database) or with ``--demo``, and shows the main window. Background jobs run in a worker
 process that the window starts when it has work for one. With ``--screenshot`` the window
 writes a PNG of itself once the opened case is on screen and quits (app/screenshot.py).
+SIGTERM and SIGINT close the window as File > Quit does (app/quit_signals.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 from sqlalchemy import func, select
 
+from app.quit_signals import QuitOnSignal
 from engine.progress import Progress
 from resources import RESOURCES_DIR
 
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if started is None:
         return 1
     window, db = started
+    quit_on_signal = QuitOnSignal(window)
     # Fires once the event loop runs, after the window's show event.
     QTimer.singleShot(0, lambda: log.info("main window shown"))
     if args.screenshot:
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
         WindowScreenshot(window, args.screenshot)
     code = app.exec()
+    quit_on_signal.uninstall()
     db.dispose()
     return code
 

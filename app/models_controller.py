@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
 from app.background import BackgroundTasks
+from app.screen_fit import fit_to_screen
 from engine.inference.api_keys import store_api_key
 from engine.inference.registry import add_model, list_models, remove_model
 from widgets.model_registry_view import ModelRegistryWindow
@@ -40,7 +41,8 @@ class ModelsController(QObject):
         window.jobFinished.connect(self._on_window_job_finished)
 
     def open_window(self) -> ModelRegistryWindow:
-        if self.view is None:
+        created = self.view is None
+        if created:
             view = ModelRegistryWindow(self.window)
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.addRequested.connect(self.add)
@@ -55,6 +57,8 @@ class ModelsController(QObject):
         self.refresh()
         self._show_progress()
         self.view.show()
+        if created:
+            fit_to_screen(self.view, self.window)
         self.view.raise_()
         return self.view
 

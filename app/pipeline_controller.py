@@ -14,6 +14,7 @@ import os
 from PySide6.QtCore import QObject, Qt
 
 from app.background import BackgroundTasks
+from app.screen_fit import fit_to_screen
 from engine.pipeline.overview import pipeline_choices, pipeline_overview
 from engine.pipeline.runs import open_run
 from widgets.pipeline_dialog import PipelineDialog
@@ -39,7 +40,8 @@ class PipelineController(QObject):
         window.jobFinished.connect(self._on_window_job_finished)
 
     def open_dialog(self) -> PipelineDialog:
-        if self.dialog is None:
+        created = self.dialog is None
+        if created:
             dialog = PipelineDialog(self.window)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.runRequested.connect(self.run_stages)
@@ -51,6 +53,8 @@ class PipelineController(QObject):
             self.dialog = dialog
         self.refresh_choices()
         self.dialog.show()
+        if created:
+            fit_to_screen(self.dialog, self.window)
         self.dialog.raise_()
         return self.dialog
 

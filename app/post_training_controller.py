@@ -13,6 +13,7 @@ import logging
 from PySide6.QtCore import QObject, Qt
 
 from app.background import BackgroundTasks
+from app.screen_fit import fit_to_screen
 from engine.bench.session_choices import session_choices
 from engine.finetune.launching import create_post_training_sessions
 from widgets.post_training_dialog import PostTrainingDialog
@@ -54,6 +55,7 @@ class PostTrainingController(QObject):
         dialog.startRequested.connect(lambda values: self.start(snapshot.run.id, values, dialog))
         self.window.keep_dialog(dialog)
         dialog.show()
+        fit_to_screen(dialog, self.window)
 
     def start(self, run_id: int, values: dict, dialog: PostTrainingDialog | None = None) -> None:
         """Create the base and adapter sessions of training run ``run_id`` and queue both."""

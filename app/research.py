@@ -20,6 +20,7 @@ from app.finetune_controller import FineTuneController
 from app.models_controller import ModelsController
 from app.pipeline_controller import PipelineController
 from app.post_training_controller import PostTrainingController
+from app.screen_fit import fit_to_screen
 from app.session_controller import SessionController
 from app.silver_label_controller import SilverLabelController
 from widgets.research_shortcuts import research_shortcut
@@ -65,7 +66,8 @@ def show_dock(window, dock: QDockWidget, floating: bool = True) -> None:  # noqa
     """Show ``dock`` where the saved layout put it.
 
     With ``floating``, a dock shown for the first time in these settings floats at a size
-    its charts can use. Afterwards it stays where the user left it.
+    its charts can use, shrunk and moved where needed to lie on the main window's screen.
+    Afterwards it stays where the user left it.
     """
     if not dock.isVisible():
         window.restoreDockWidget(dock)
@@ -74,6 +76,7 @@ def show_dock(window, dock: QDockWidget, floating: bool = True) -> None:  # noqa
         if floating and dock.objectName() not in shown:
             dock.setFloating(True)
             dock.resize(*FLOATING_SIZE)
+            fit_to_screen(dock, window)
         if dock.objectName() not in shown:
             window.settings.qsettings.setValue(SHOWN_DOCKS_KEY, json.dumps(sorted({*shown, dock.objectName()})))
     dock.raise_()

@@ -14,6 +14,7 @@ import logging
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.background import BackgroundTasks
+from app.screen_fit import fit_to_screen
 from engine.bench import run_catalog
 from engine.bench.runs import RunSpec, create_run
 from engine.bench.session_choices import (RUN_JOB_KIND, resume_target, run_job_params,
@@ -47,7 +48,8 @@ class SessionController(QObject):
 
     def open_dialog(self) -> SessionDialog:
         """Show the session dialog (one per window) with fresh choices."""
-        if self.dialog is None:
+        created = self.dialog is None
+        if created:
             dialog = SessionDialog(self.window)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.startRequested.connect(self.start)
@@ -60,6 +62,8 @@ class SessionController(QObject):
         self.refresh_choices()
         self._show_progress()
         self.dialog.show()
+        if created:
+            fit_to_screen(self.dialog, self.window)
         self.dialog.raise_()
         return self.dialog
 

@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from app_data import BENCHMARK, bench_db, bench_template, demo_template  # noqa: F401
-from db.models import Run, Slice
-from engine.demo import DEMO_DATASET
+from db.models import MaskRegionSummary, Run, Slice
+from engine.demo import DEMO_DATASET, DEMO_T1
+from engine.io.importer import import_paths
 from engine.review import ReviewTarget, record_review
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from widgets.browser_tree import BrowserNode
@@ -165,9 +166,9 @@ def test_selecting_rows_opens_them(qtbot, make_window, bench_db):
     assert window.case.slice_id == slices[42].key
     assert window.panes.active_view.slice_index == 42
 
-    window.browser.tree.select_node(series[0])  # a volume opens at its middle slice
+    window.browser.tree.select_node(series[0])  # a volume with a label map opens at its largest lesion
     wait_loaded(qtbot, window)
-    assert window.panes.active_view.slice_index == 80
+    assert window.panes.active_view.slice_index == _largest_lesion_index(bench_db)
 
     benchmarks = _children(window, _root(window, "Benchmarks"))
     items = _children(window, next(node for node in benchmarks if node.label == BENCHMARK))
@@ -175,6 +176,26 @@ def test_selecting_rows_opens_them(qtbot, make_window, bench_db):
     assert window.origin == "item"
     assert window.item_pk == items[2].key
     assert window.case.stack.currentWidget() is window.case.placeholder
+
+
+def _largest_lesion_index(db) -> int:
+    with db.session() as session:
+        return session.scalar(select(MaskRegionSummary.largest_slice_index)
+                              .where(MaskRegionSummary.region == "WT"))
+
+
+def test_volume_without_mask_opens_middle(qtbot, make_window, bench_db):
+    import_paths(bench_db, [DEMO_T1], dataset="T1 without mask")
+    window = make_window(bench_db)
+    datasets = _children(window, _root(window, "Datasets"))
+    plain = next(node for node in datasets if node.label == "T1 without mask")
+    series = _children(window, _children(window, plain)[0])
+
+    window.browser.tree.select_node(series[0])
+    wait_loaded(qtbot, window)
+    assert series[0].count == 160
+    assert window.panes.active_view.slice_index == 80
+    assert _largest_lesion_index(bench_db) != 80
 
 
 def test_last_dataset_remembered(qtbot, make_window, bench_db, settings_path):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QKeySequence
 
+from app.screen_fit import fit_rect
 from app_data import demo_db, demo_template  # noqa: F401
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from research_fixtures import research_window, settle_tasks  # noqa: F401
@@ -59,11 +60,42 @@ def test_attach_adds_menus_actions_and_docks(qtbot, research_window, demo_db):
     settle_tasks(window.research.comparison)
     assert window.docks["Comparison"].isVisible()
     assert window.docks["Comparison"].isFloating()  # placed nowhere yet: it floats at a useful size
+    _assert_on_screen(window.docks["Comparison"], window.screen().availableGeometry())
 
     window.show_shortcuts()
     [sheet] = [child for child in window.findChildren(ShortcutSheet) if child.isVisible()]
     for entry in RESEARCH_SHORTCUTS:
         assert entry.description in sheet.text.toPlainText()
+
+
+def _assert_on_screen(widget, available: QRect) -> None:
+    """Check that ``widget``'s frame lies on ``available``, or starts at its left edge when
+    the widget's minimum width is larger (the offscreen test screen is 800 pixels wide)."""
+    frame = widget.frameGeometry()
+    assert frame.left() >= available.left()
+    assert frame.top() >= available.top()
+    assert frame.bottom() <= available.bottom()
+    assert frame.right() <= available.right() or frame.left() == available.left()
+
+
+@pytest.mark.parametrize("rect, expected", [
+    (QRect(1100, 300, 1200, 760), QRect(400, 240, 1200, 760)),  # off the right and bottom edges
+    (QRect(-50, -20, 2000, 1200), QRect(0, 0, 1600, 1000)),  # larger than the screen
+    (QRect(100, 100, 640, 480), QRect(100, 100, 640, 480)),  # inside already
+])
+def test_fit_rect_on_1600_by_1000_screen(rect, expected):
+    assert fit_rect(rect, QRect(0, 0, 1600, 1000)) == expected
+
+
+def test_research_windows_fit_screen(qtbot, research_window, demo_db):
+    window = research_window(demo_db)
+    available = window.screen().availableGeometry()
+    dialog = window.research.pipeline.open_dialog()
+    registry = window.research.models.open_window()
+
+    assert available.width() < 1180  # the pipeline dialog's default width
+    _assert_on_screen(dialog, available)
+    _assert_on_screen(registry, available)
 
 
 def test_start_attaches_research(qtbot, tmp_path, monkeypatch, demo_template):  # noqa: F811

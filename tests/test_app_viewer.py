@@ -17,7 +17,8 @@ from db.models import Case, Dataset, Series, Slice
 from engine.demo import DEMO_DATASET
 from engine.io.importer import import_paths
 from import_trees import build_brats_case
-from qt_events import delete_closed_widgets, mouse_drag, show_widget, wheel  # noqa: F401
+from qt_events import (delete_closed_widgets, leave, mouse_drag, mouse_move, show_widget,  # noqa: F401
+                       viewport_point, wheel)
 from window_fixtures import app_settings, make_window, open_demo, settings_path, settle, wait_loaded  # noqa: F401
 
 pytestmark = pytest.mark.gui
@@ -48,7 +49,23 @@ def test_demo_opens_with_overlay_and_semantics(qtbot, make_window, demo_db):
     assert _slice_index(demo_db, window.case.slice_id) == view.slice_index
     assert window.semantics_panel.description.text().startswith("A T1 brain MRI scan")
     assert window.review_panel.item_label.text() == "this slice (mask and semantics)"
-    assert window.questions_panel.title.text() == "No benchmark question refers to this slice."
+
+
+def test_demo_opens_at_largest_lesion(qtbot, make_window, demo_db):
+    from engine.viewer.semantics_view import slice_semantics
+
+    window = make_window(demo_db)
+    open_demo(qtbot, window)
+    view = window.panes.active_view
+    with demo_db.session() as session:
+        summary = slice_semantics(session, window.case.slice_id).volume
+    largest = next(entry.largest_slice_index for entry in summary if entry.region == "WT")
+
+    assert largest != view.image_source.slice_count // 2
+    assert view.slice_index == largest
+    assert _slice_index(demo_db, window.case.slice_id) == largest
+    assert window.questions_panel.questions
+    assert window.questions_panel.title.text() != "No benchmark question refers to this slice."
 
 
 def test_semantics_panel_tables_match_mask(qtbot, make_window, demo_db):
@@ -103,6 +120,31 @@ def test_keys_and_wheel_move_slices(qtbot, make_window, demo_db):
     settle(qtbot)
     assert _slice_index(demo_db, window.case.slice_id) == 0
     assert window.semantics_panel.description.text() != described
+
+
+def test_status_readout_follows_slice_keys(qtbot, make_window, demo_db):
+    window = make_window(demo_db)
+    open_demo(qtbot, window)
+    view = window.panes.active_view
+    start = view.slice_index
+    x, y, width, height = view.image_source.geometry.rect
+    mouse_move(view, viewport_point(view, x + width / 2, y + height / 2))
+    before = window.readout.text()
+
+    assert before
+    assert before == view.readout_text
+    assert f", {start}) " in before
+    for key, expected in ((Qt.Key.Key_Up, start + 1), (Qt.Key.Key_PageUp, start + 11),
+                          (Qt.Key.Key_Down, start + 10)):
+        qtbot.keyClick(view, key)
+        assert view.slice_index == expected
+        assert f", {expected}) " in view.readout_text
+        assert window.readout.text() == view.readout_text
+
+    leave(view)
+    assert window.readout.text() == ""
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert window.readout.text() == ""
 
 
 def test_window_level_presets_and_drag(qtbot, make_window, demo_db):

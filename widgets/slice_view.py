@@ -32,8 +32,8 @@ class SliceView(QWidget):
     """One image series with an optional label-map overlay.
 
     Signals: ``sliceChanged(index)`` (voxel index along the slice axis),
-    ``windowChanged(center, width)``, ``cursorMoved(readout or None)`` for mouse moves over
-    this view, ``labelCountsChanged(counts)`` (pixels per label index on the new slice),
+    ``windowChanged(center, width)``, ``cursorMoved(readout or None)`` when the mouse moves
+    over this view or the slice under the mouse changes, ``labelCountsChanged(counts)`` (pixels per label index on the new slice),
     ``labelSourceChanged(source or None)`` and ``conventionChanged(convention)``.
 
     Key presses are looked up in :data:`widgets.shortcuts.SHORTCUTS`, and keys this view
@@ -58,6 +58,7 @@ class SliceView(QWidget):
         self._window = WindowLevel(0.5, 1.0)
         self._header_preset = -1
         self._cursor_pixel: tuple[int, int] | None = None
+        self._cursor_is_mouse = False  # False while the cursor is another view's linked crosshair
         self._build_graphics()
         self._build_layout()
         self._actions = self._action_table()
@@ -187,7 +188,9 @@ class SliceView(QWidget):
             self._annotations.set_letters({})
             self._annotations.set_corner("top_left", "")
             self._annotations.set_corner("bottom_left", "")
-            self._readout_label.clear()
+            self._cursor_pixel = None
+            was_mouse, self._cursor_is_mouse = self._cursor_is_mouse, False
+            self._refresh_readout(emit=was_mouse)
             return
         idle_prefetch_for(source.prefetch_queue)
         chosen = window if window is not None else source.window_presets()[0].window
@@ -258,7 +261,8 @@ class SliceView(QWidget):
         self._overlay.show_slice(index)
         self._emit_label_counts()
         self._annotations.set_corner("top_left", f"{image.title}   slice {index}/{image.slice_count - 1}")
-        self._refresh_readout()
+        # The voxel under the mouse is on the new slice now, so listeners get its readout.
+        self._refresh_readout(emit=self._cursor_is_mouse)
         image.prefetch(index)
         if self._labels is not None:
             self._labels.prefetch(index)
@@ -366,6 +370,7 @@ class SliceView(QWidget):
 
     def show_linked_cursor(self, readout: Readout | None) -> None:
         """Mark the point of another view's ``readout`` with the crosshair and read it out here."""
+        self._cursor_is_mouse = False
         position = self._linked_position(readout)
         if position is None:
             self._crosshair.hide()
@@ -404,6 +409,7 @@ class SliceView(QWidget):
         if pixel is None and self._cursor_pixel is None:
             return  # still outside the image
         self._cursor_pixel = pixel
+        self._cursor_is_mouse = pixel is not None
         self._refresh_readout(emit=True)
 
     def _refresh_readout(self, emit: bool = False) -> None:
@@ -417,5 +423,6 @@ class SliceView(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Leave and self._cursor_pixel is not None:
             self._cursor_pixel = None
+            self._cursor_is_mouse = False
             self._refresh_readout(emit=True)
         return False

@@ -101,3 +101,26 @@ def slice_semantics(session: Session, slice_id: int) -> SliceSemantics | None:
     ))
     return SliceSemantics(slice_id, slice_row.index, slice_row.coarse_description, slice_row.has_mask,
                           regions, volume)
+
+
+def largest_lesion_slice_id(session: Session, series_id: int) -> int | None:
+    """Return the slice of series ``series_id`` where the whole tumour (WT) is largest, or None.
+
+    The slice is the volume summary's ``largest_slice_index`` of a label map that lies on the
+    series' grid (the mask's semantics were stored for that slice of this series). With
+    several such label maps, the one with the largest lesion area on its largest slice wins.
+    None when the case has no 3D label map on this grid or its lesion is empty.
+    """
+    row = session.execute(
+        select(Slice.id)
+        .join(Series, Series.id == Slice.series_id)
+        .join(Mask, Mask.case_id == Series.case_id)
+        .join(MaskRegionSummary, (MaskRegionSummary.mask_id == Mask.id)
+              & (MaskRegionSummary.largest_slice_index == Slice.index))
+        .join(Semantics, (Semantics.slice_id == Slice.id) & (Semantics.mask_id == Mask.id)
+              & (Semantics.region == MaskRegionSummary.region))
+        .where(Slice.series_id == series_id, MaskRegionSummary.region == "WT")
+        .order_by(MaskRegionSummary.largest_slice_area_px.desc(), Mask.id)
+        .limit(1)
+    ).first()
+    return row[0] if row is not None else None
