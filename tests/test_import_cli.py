@@ -55,6 +55,21 @@ def test_summary_printed(db, db_url, mricron):
     assert summary["present"] == {"cases": 1, "series": 1, "slices": 181, "masks": 1}
 
 
+@pytest.mark.parametrize("named", [["lesion.nii.gz"], ["lesion.nii.gz", "lesion_mask.nii.gz"]])
+def test_named_file_gets_sidecar_mask(db, db_url, tmp_path, mricron, named):
+    folder = tmp_path / "case"
+    folder.mkdir()
+    (folder / "lesion.nii.gz").symlink_to(mricron / "ch2.nii.gz")
+    (folder / "lesion_mask.nii.gz").symlink_to(mricron / "aal.nii.gz")
+    result = run_cli(db_url, "import", *(str(folder / name) for name in named), "--json",
+                     "--no-semantics")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["added"]["cases"] == 1
+    assert summary["added"]["series"] == 1
+    assert summary["added"]["masks"] == 1
+
+
 def test_layout_import_records_data_root(db, db_url, tmp_path, mricron):
     root = tmp_path / "data"
     expected = build_layout(root, mricron)
