@@ -219,3 +219,26 @@ def test_cli_run_runs_metrics_delete(db, released, db_url):
     assert missing.returncode == 1
     assert missing.stderr.strip() == ("error: run 'always-e' not found; list runs with "
                                       "'neuroonco bench runs'")
+
+
+def test_cli_oracle_without_semantics_warns(db, released, db_url):
+    run = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", SEMANTICS_ORACLE,
+                  "--limit", "20")
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: 0 of 1000 items of benchmark 'mm' link to a slice "
+                                  "with mask semantics")
+    assert "neuroonco bench set-data-root mm DIR" in warnings[0]
+    assert "  abstained       20 (100.0%) by the baseline, counted as unparsed" in run.stdout
+
+    metrics = run_cli(db_url, "bench", "metrics", run.stdout.split("'")[1], "--json")
+    assert metrics.returncode == 0, metrics.stderr
+    assert json.loads(metrics.stdout)["abstained"] == {"count": 20, "total": 20, "rate": 1.0}
+
+
+def test_cli_random_run_has_no_warning(db, released, db_url):
+    run = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", RANDOM, "--limit", "5")
+    assert run.returncode == 0, run.stderr
+    assert "warning" not in run.stderr
+    assert "abstained" not in run.stdout

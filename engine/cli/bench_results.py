@@ -116,6 +116,10 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     print(f"non-trap          {_share(closed['non_trap'])}")
     print(f"false rejection   {_share(closed['false_rejection'], 'count', 'rate')}")
     print(f"unparsed          {_share(closed['unparsed_rate'], 'count', 'rate')}")
+    abstained = metrics.get("abstained")
+    if abstained and abstained["count"]:
+        print(f"  abstained       {abstained['count']} ({_percent(abstained['rate'])}) by the "
+              "baseline, counted as unparsed")
     outcomes = closed["outcomes"]
     print(f"skipped           {outcomes['skipped']}, missing {outcomes['missing']}")
     for name, group in closed["by_type"].items():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from db.models import Run
+from db.models import Benchmark, Run
 from engine.bench import run_catalog, runs
 from engine.bench.answer_rows import GENERATE, MODES
+from engine.bench.baselines import SEMANTICS_ORACLE
 from engine.bench.external import import_predictions
+from engine.bench.oracle_semantics import semantics_coverage
 from engine.bench.run_metrics import run_metrics
 from engine.bench.score import FORMATS
 from engine.bench.session import run_session
@@ -95,9 +98,23 @@ def _run(args: argparse.Namespace) -> int:
                         template=args.template, seed=args.seed, name=args.name,
                         judge=args.judge)
     run_id = runs.create_run(db, spec)
+    if args.model == SEMANTICS_ORACLE:
+        _warn_without_semantics(db, run_id)
     if args.job:
         return _submit(args, db, run_id)
     return _answer(args, db, run_id)
+
+
+def _warn_without_semantics(db, run_id: int) -> None:  # noqa: ANN001 - a Database
+    with db.session() as session:
+        run = session.get(Run, run_id)
+        covered, total = semantics_coverage(session, run.benchmark_id)
+        benchmark = session.get(Benchmark, run.benchmark_id).name
+    if covered == 0:
+        print(f"warning: 0 of {total} items of benchmark '{benchmark}' link to a slice with "
+              f"mask semantics, so {SEMANTICS_ORACLE} abstains on every question; set the "
+              f"data root with 'neuroonco bench set-data-root {benchmark} DIR' and compute "
+              "semantics with 'neuroonco datasets semantics DATASET' first", file=sys.stderr)
 
 
 def _resume(args: argparse.Namespace) -> int:
