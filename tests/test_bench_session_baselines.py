@@ -242,3 +242,11 @@ def test_cli_random_run_has_no_warning(db, released, db_url):
     assert run.returncode == 0, run.stderr
     assert "warning" not in run.stderr
     assert "abstained" not in run.stdout
+
+
+def test_cli_run_job_names_worker(db, released, db_url):
+    queued = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", RANDOM,
+                     "--limit", "5", "--name", "queued", "--job")
+    assert queued.returncode == 0, queued.stderr
+    assert queued.stdout.startswith("run 'queued' queued as job ")
+    assert "run 'neuroonco worker' to process it" in queued.stdout

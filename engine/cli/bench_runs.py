@@ -145,7 +145,8 @@ def _print_job(args: argparse.Namespace, name: str, job_id: int) -> None:
     if args.json:
         print_json({"run": name, "job_id": job_id})
     else:
-        print(f"run '{name}' queued as job {job_id}; follow it with 'neuroonco jobs list'")
+        print(f"run '{name}' queued as job {job_id}; run 'neuroonco worker' to process it and "
+              "'neuroonco jobs list' to follow it")
 
 
 def _answer(args: argparse.Namespace, db, run_id: int) -> int:  # noqa: ANN001 - a Database
