@@ -123,7 +123,8 @@ def _plan_loose_nifti(plan: ImportPlan, files: list[InputFile]) -> None:
         if image is not None:
             masks_of[image.path].append((file.path, match.group("suffix").lower() == "seg"))
     for file in files:
-        if file.explicit and not masks_of[file.path] and not _NIFTI_MASK_STEM.match(_nifti_stem(file.path)):
+        named_image = file.explicit and not _NIFTI_MASK_STEM.match(_nifti_stem(file.path))
+        if named_image and not masks_of[file.path]:
             masks_of[file.path].extend(_sidecar_masks(file.path))
     mask_files = {path for pairs in masks_of.values() for path, _ in pairs}
 
