@@ -239,3 +239,21 @@ def test_text_summary_and_exports(tmp_path, small_benchmark, capsys):
     assert document["closed"]["by_option_count"]["2"]["correct"] == 0
     assert "<svg" in html.read_text(encoding="utf-8")
     assert Counter(row["section"] for row in rows)["type"] == 1
+
+
+@pytest.mark.parametrize("command", [
+    ["bench", "score", "--benchmark-file", "closed.json", "--predictions", "p.jsonl", "--html"],
+    ["bench", "score", "--benchmark-file", "closed.json", "--predictions", "p.jsonl", "--csv"],
+    ["bench", "report", "some-run", "--html"],
+    ["bench", "report", "some-run", "--json"],
+    ["bench", "compare", "run-a", "run-b", "--csv"],
+    ["pipeline", "dump", "1", "stats", "--out"],
+])
+def test_output_into_missing_folder(tmp_path, capsys, command):
+    missing = tmp_path / "nonexistent" / "dir"
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, str(missing / "x.out")])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2
+    assert error.endswith(f"folder '{missing}' does not exist; create it or choose another path")
+    assert not missing.parent.exists()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from engine.bench.compare import compare_runs, write_comparison_csv
 from engine.bench.run_metrics import run_metrics_by_name
 from engine.bench.run_report import write_run_report
-from engine.cli.common import database, print_json
+from engine.cli.common import database, output_file, print_json
 from engine.errors import InvalidInputError
 
 # Key, heading and width of the columns printed on the terminal; the CSV and JSON have
@@ -30,16 +29,17 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
 
     report = actions.add_parser("report", help="write a run's report as HTML, CSV or JSON")
     report.add_argument("run", metavar="RUN")
-    report.add_argument("--html", type=Path, metavar="FILE",
+    report.add_argument("--html", type=output_file, metavar="FILE",
                         help="self-contained HTML report with charts and the configuration")
-    report.add_argument("--csv", type=Path, metavar="FILE", help="all metrics as CSV rows")
-    report.add_argument("--json", type=Path, metavar="FILE",
+    report.add_argument("--csv", type=output_file, metavar="FILE", help="all metrics as CSV rows")
+    report.add_argument("--json", type=output_file, metavar="FILE",
                         help="all metrics with the configuration as JSON")
     report.set_defaults(handler=_report)
 
     compare = actions.add_parser("compare", help="compare runs in a table of runs x metrics")
     compare.add_argument("runs", nargs="+", metavar="RUN")
-    compare.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    compare.add_argument("--csv", type=output_file, metavar="FILE",
+                         help="also write the table as CSV")
     compare.add_argument("--json", action="store_true", help="print the table as JSON")
     compare.set_defaults(handler=_compare)
 

@@ -15,7 +15,7 @@ from engine.bench.questions import load_closed_benchmark
 from engine.bench.score import (FORMATS, contract_summary, load_predictions, score_predictions,
                                 summarise)
 from engine.bench.settings import REJECTION_AWARE
-from engine.cli.common import print_json
+from engine.cli.common import output_file, print_json
 
 
 def register(actions) -> None:  # noqa: ANN001 - argparse subparsers action
@@ -31,9 +31,10 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers action
     score.add_argument("--format", choices=FORMATS, default="auto",
                        help="prediction line format (default: detected from the first line)")
     score.add_argument("--json", action="store_true", help="print the summary as JSON")
-    score.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
-    score.add_argument("--csv", type=Path, metavar="FILE", help="also write all metrics as CSV")
-    score.add_argument("--metrics-json", type=Path, metavar="FILE",
+    score.add_argument("--html", type=output_file, metavar="FILE", help="also write an HTML report")
+    score.add_argument("--csv", type=output_file, metavar="FILE",
+                       help="also write all metrics as CSV")
+    score.add_argument("--metrics-json", type=output_file, metavar="FILE",
                        help="also write all metrics with the run configuration as JSON")
     score.add_argument("--seed", type=int, default=DEFAULT_SEED,
                        help=f"bootstrap seed for the intervals (default {DEFAULT_SEED})")
