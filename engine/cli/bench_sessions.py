@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def _sha256(path: Path) -> str:
 def _score(args: argparse.Namespace) -> int:
     questions = load_closed_benchmark(args.benchmark_file)
     predictions, line_format = load_predictions(args.predictions, args.format)
+    if not predictions:
+        print(f"warning: no predictions were read from '{args.predictions}', so every question "
+              "counts as missing; check that it is the right file", file=sys.stderr)
     scored = score_predictions(questions, predictions)
     metrics = summarise(scored, seed=args.seed, resamples=max(args.resamples, 1))
     summary = contract_summary(metrics)
