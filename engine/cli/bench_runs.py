@@ -21,6 +21,7 @@ from engine.cli.bench_results import print_metrics
 from engine.cli.common import database, print_json, terminal_progress
 
 JOB_KIND = RUN_JOB_KIND
+RUN_HELP = "run name or id, as listed by 'neuroonco bench runs'"
 
 
 def add_session_settings(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +62,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     run.set_defaults(handler=_run)
 
     resume = actions.add_parser("resume", help="answer the questions a run has not answered yet")
-    resume.add_argument("run", metavar="RUN")
+    resume.add_argument("run", metavar="RUN", help=RUN_HELP)
     resume.add_argument("--job", action="store_true", help="resume as a background job")
     resume.add_argument("--json", action="store_true", help="print the metrics as JSON")
     resume.set_defaults(handler=_resume)
@@ -72,7 +73,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     listing.set_defaults(handler=_runs)
 
     delete = actions.add_parser("delete-run", help="delete a run with its answers")
-    delete.add_argument("run", metavar="RUN")
+    delete.add_argument("run", metavar="RUN", help=RUN_HELP)
     delete.set_defaults(handler=_delete_run)
 
     preds = actions.add_parser(
@@ -126,7 +127,9 @@ def _resume(args: argparse.Namespace) -> int:
         return _answer(args, db, run_id)
     if job_id is not None:
         queue.resume(db, job_id)
-        _print_job(args, args.run, job_id)
+        with db.session() as session:
+            name = session.get(Run, run_id).name
+        _print_job(args, name, job_id)
         return 0
     return _submit(args, db, run_id)
 
@@ -179,18 +182,22 @@ def _runs(args: argparse.Namespace) -> int:
         print("no runs; start one with 'neuroonco bench run --benchmark NAME --model "
               "baseline:random'")
         return 0
+    id_width = max(len("id"), *(len(str(row["id"])) for row in rows))
     width = max(len("run"), *(len(row["name"]) for row in rows))
-    print(f"{'run':<{width}} {'status':<10} {'answers':>13} {'accuracy':>9}")
+    print(f"{'id':>{id_width}} {'run':<{width}} {'status':<10} {'answers':>13} {'accuracy':>9}")
     for row in rows:
-        accuracy = "-" if row["accuracy"] is None else f"{100 * row['accuracy']:.1f}%"
+        # A run without answers has no accuracy to show, even though it counts as 0 correct.
+        no_accuracy = row["accuracy"] is None or row["answers"] == 0
+        accuracy = "-" if no_accuracy else f"{100 * row['accuracy']:.1f}%"
         answers = f"{row['answers']}/{row['questions']}"
-        print(f"{row['name']:<{width}} {row['status']:<10} {answers:>13} {accuracy:>9}")
+        print(f"{row['id']:>{id_width}} {row['name']:<{width}} {row['status']:<10} "
+              f"{answers:>13} {accuracy:>9}")
     return 0
 
 
 def _delete_run(args: argparse.Namespace) -> int:
     counts = run_catalog.delete_run(database(args), args.run)
-    print(f"deleted run '{args.run}': {counts['answers']} answers, {counts['judgements']} "
+    print(f"deleted run '{counts['name']}': {counts['answers']} answers, {counts['judgements']} "
           "judgements")
     return 0
 
