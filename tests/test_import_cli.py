@@ -200,3 +200,21 @@ def test_negative_volume_is_usage_error(db, db_url):
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
         "error: argument --volume: volume index must be 0 or more, not -1")
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_debug_before_or_after_command(db_url, tmp_path, position):
+    missing = str(tmp_path / "missing.nii.gz")
+    args = ["--debug", "import", missing] if position == "before" else ["import", missing, "--debug"]
+    result = run_cli(db_url, *args)
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert f"InvalidInputError: path '{missing}' does not exist" in result.stderr
+
+
+def test_no_debug_prints_one_line(db_url, tmp_path):
+    missing = str(tmp_path / "missing.nii.gz")
+    result = run_cli(db_url, "import", missing)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: path '{missing}' does not exist")

@@ -62,7 +62,23 @@ def build_parser() -> ArgumentParser:
         if module is None:
             continue
         module.register(subparsers)
+    _add_debug_to_subcommands(parser)
     return parser
+
+
+def _add_debug_to_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Let ``--debug`` follow any subcommand too (``neuroonco import X --debug``).
+
+    The default is suppressed, so a subcommand without the option keeps the value that the
+    top-level ``--debug`` set.
+    """
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps subparsers only here
+        if not isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            continue
+        for subparser in dict.fromkeys(action.choices.values()):
+            subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                   help="print tracebacks and debug logs")
+            _add_debug_to_subcommands(subparser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
