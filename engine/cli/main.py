@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from engine import __version__
 from engine.errors import WorkbenchError
+from engine.log_levels import quiet_noisy_loggers
 from engine.optional import import_if_present
 
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parsers.
@@ -88,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.debug:
+        quiet_noisy_loggers()
     handler: Callable[[argparse.Namespace], int | None] | None = getattr(args, "handler", None)
     if handler is None:
         parser.error(f"'{args.command}' needs a subcommand")
