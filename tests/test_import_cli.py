@@ -108,6 +108,15 @@ def _truncated_gzip(tmp_path: Path) -> tuple[list[str], str]:
         "ended before the end-of-stream marker was reached); copy or export it again")
 
 
+def _gzip_cut_in_header(tmp_path: Path) -> tuple[list[str], str]:
+    content = (NIBABEL_DATA / "example4d.nii.gz").read_bytes()
+    path = tmp_path / "cut100.nii.gz"
+    path.write_bytes(content[:100])
+    return [str(path)], (
+        f"NIfTI file '{path}' could not be read: it is truncated or damaged (its gzip stream "
+        "holds no complete NIfTI header); copy or export it again")
+
+
 def _singular_affine(tmp_path: Path) -> tuple[list[str], str]:
     header = nib.Nifti1Header()
     header.set_data_shape((4, 4, 4))
@@ -182,7 +191,7 @@ def _text_named_dcm(tmp_path: Path) -> tuple[list[str], str]:
 
 
 @pytest.mark.parametrize("make_input", [
-    _truncated_gzip, _singular_affine, _mask_shape_mismatch, _undecodable_png, _missing_path,
+    _truncated_gzip, _gzip_cut_in_header, _singular_affine, _mask_shape_mismatch, _undecodable_png, _missing_path,
     _volume_out_of_range, _benchmark_json, _dicom_without_pixels, _text_named_dcm,
 ], ids=lambda make: make.__name__.strip("_"))
 def test_bad_input_one_line_and_no_change(seeded_db, db_url, tmp_path, make_input):
@@ -205,7 +214,10 @@ def test_negative_volume_is_usage_error(db, db_url):
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_debug_before_or_after_command(db_url, tmp_path, position):
     missing = str(tmp_path / "missing.nii.gz")
-    args = ["--debug", "import", missing] if position == "before" else ["import", missing, "--debug"]
+    if position == "before":
+        args = ["--debug", "import", missing]
+    else:
+        args = ["import", missing, "--debug"]
     result = run_cli(db_url, *args)
     assert result.returncode == 1
     assert "Traceback (most recent call last)" in result.stderr
