@@ -230,3 +230,29 @@ def test_no_debug_prints_one_line(db_url, tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: path '{missing}' does not exist")
+
+
+def test_datasets_list_singular_counts(db, db_url, mricron):
+    imported = run_cli(db_url, "import", str(mricron / "ch2.nii.gz"), "--mask",
+                       str(mricron / "aal.nii.gz"), "--no-semantics")
+    assert imported.returncode == 0, imported.stderr
+    listed = run_cli(db_url, "datasets", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "ch2: 1 case, 1 series, 181 slices, 1 mask" in listed.stdout
+
+
+@pytest.mark.parametrize("command, argument", [
+    (["bench", "stats"], "name"), (["bench", "set-data-root"], "name"),
+    (["bench", "set-data-root"], "DIR"), (["bench", "report"], "RUN"),
+    (["bench", "compare"], "RUN"), (["bench", "metrics"], "RUN"),
+    (["bench", "import-preds"], "--predictions FILE"),
+])
+def test_arguments_have_help(command, argument, capsys):
+    from engine.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    output = capsys.readouterr().out
+    arguments = output[output.index("\n\n"):].splitlines()  # after the usage lines
+    line = next(line for line in arguments if line.strip().startswith(argument))
+    assert line.strip() != argument  # a help text follows on the same line

@@ -81,7 +81,8 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
         description="Import preds_*.jsonl lines ({id, q_index, pred}) or {id, q_index, "
                     "output} lines as a run scored in the rejection-aware setting.")
     preds.add_argument("--benchmark", required=True, metavar="NAME", help="imported benchmark")
-    preds.add_argument("--predictions", required=True, type=Path, metavar="FILE")
+    preds.add_argument("--predictions", required=True, type=Path, metavar="FILE",
+                       help="JSON Lines file of predictions, one question a line")
     preds.add_argument("--name", metavar="RUN",
                        help="run name (default: external:<model>@<benchmark>)")
     preds.add_argument("--model", metavar="NAME",
