@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 from sqlalchemy import func, select
 
 from app.quit_signals import QuitOnSignal
+from engine.log_levels import quiet_noisy_loggers
 from engine.progress import Progress
 from resources import RESOURCES_DIR
 
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.debug:
+        quiet_noisy_loggers()
     app = create_application(sys.argv[:1])
     started = start(args)
     if started is None:

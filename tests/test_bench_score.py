@@ -178,10 +178,13 @@ def small_benchmark(tmp_path):
 
 
 @pytest.mark.parametrize("lines, message", [
-    (['{"id": 1, "q_index": 0, "output": "A"}', "{oops", ""], "line 2 is not valid JSON"),
+    (['{"id": 1, "q_index": 0, "output": "A"}', "{oops", ""], r"line 2 of '.*pred.jsonl' is not valid JSON \(.*\); each line must be one JSON "
+     "object"),
     (['{"id": "1", "q_index": 0, "output": "A"}'], "line 1 has id '1'; it must be an integer"),
     (['{"id": 1, "q_index": 0.0, "output": "A"}'], "line 1 has q_index 0.0"),
-    (['{"id": 1, "q_index": 3, "output": "A"}'], "no question with id 1 and q_index 3"),
+    (['{"id": 1, "q_index": 3, "output": "A"}'],
+     "no question with id 1 and q_index 3; check that the predictions were made on this "
+     "benchmark file"),
     (['{"id": 1, "q_index": 0, "output": "A"}', '{"id": 1, "q_index": 0, "output": "B"}'],
      "line 2 repeats id 1 q_index 0 \\(first on line 1\\)"),
     (['{"id": 1, "q_index": 0, "output": "A"}', '{"id": 2, "q_index": 0, "pred": "A"}'],
@@ -239,3 +242,45 @@ def test_text_summary_and_exports(tmp_path, small_benchmark, capsys):
     assert document["closed"]["by_option_count"]["2"]["correct"] == 0
     assert "<svg" in html.read_text(encoding="utf-8")
     assert Counter(row["section"] for row in rows)["type"] == 1
+
+
+@pytest.mark.parametrize("command", [
+    ["bench", "score", "--benchmark-file", "closed.json", "--predictions", "p.jsonl", "--html"],
+    ["bench", "score", "--benchmark-file", "closed.json", "--predictions", "p.jsonl", "--csv"],
+    ["bench", "report", "some-run", "--html"],
+    ["bench", "report", "some-run", "--json"],
+    ["bench", "compare", "run-a", "run-b", "--csv"],
+    ["pipeline", "dump", "1", "stats", "--out"],
+])
+def test_output_into_missing_folder(tmp_path, capsys, command):
+    missing = tmp_path / "nonexistent" / "dir"
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, str(missing / "x.out")])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2
+    assert error.endswith(f"folder '{missing}' does not exist; create it or choose another path")
+    assert not missing.parent.exists()
+
+
+def test_score_open_file_named(tmp_path, shared_data, capsys):
+    predictions = write_lines(tmp_path / "pred.jsonl", [{"id": 1, "q_index": 0, "output": "A"}])
+    opened = shared_data / "mm-neuroonco_benchmark_open_v1.0.json"
+    code = main(["bench", "score", "--benchmark-file", str(opened), "--predictions",
+                 str(predictions)])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert error == (f"error: '{opened}' is an open-question benchmark file (its items have "
+                     "qa_pairs, not vqa_pairs); bench score reads closed benchmark files only, "
+                     "so pass the closed file\n")
+
+
+def test_score_empty_predictions_warns(tmp_path, small_benchmark, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    code = main(["bench", "score", "--benchmark-file", str(small_benchmark), "--predictions",
+                 str(empty)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err == (f"warning: no predictions were read from '{empty}', so every "
+                            "question counts as missing; check that it is the right file\n")
+    assert "missing           2" in captured.out

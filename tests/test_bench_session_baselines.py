@@ -219,3 +219,72 @@ def test_cli_run_runs_metrics_delete(db, released, db_url):
     assert missing.returncode == 1
     assert missing.stderr.strip() == ("error: run 'always-e' not found; list runs with "
                                       "'neuroonco bench runs'")
+
+
+def test_cli_oracle_without_semantics_warns(db, released, db_url):
+    run = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", SEMANTICS_ORACLE,
+                  "--limit", "20")
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: 0 of 1000 items of benchmark 'mm' link to a slice "
+                                  "with mask semantics")
+    assert "neuroonco bench set-data-root mm DIR" in warnings[0]
+    assert "  abstained       20 (100.0%) by the baseline, counted as unparsed" in run.stdout
+
+    metrics = run_cli(db_url, "bench", "metrics", run.stdout.split("'")[1], "--json")
+    assert metrics.returncode == 0, metrics.stderr
+    assert json.loads(metrics.stdout)["abstained"] == {"count": 20, "total": 20, "rate": 1.0}
+
+
+def test_cli_random_run_has_no_warning(db, released, db_url):
+    run = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", RANDOM, "--limit", "5")
+    assert run.returncode == 0, run.stderr
+    assert "warning" not in run.stderr
+    assert "abstained" not in run.stdout
+
+
+def test_cli_run_job_names_worker(db, released, db_url):
+    queued = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", RANDOM,
+                     "--limit", "5", "--name", "queued", "--job")
+    assert queued.returncode == 0, queued.stderr
+    assert queued.stdout.startswith("run 'queued' queued as job ")
+    assert "run 'neuroonco worker' to process it" in queued.stdout
+
+
+def test_cli_runs_named_by_id(db, released, db_url):
+    first = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", RANDOM,
+                    "--limit", "5", "--name", "first")
+    assert first.returncode == 0, first.stderr
+    # A run whose name is the other run's id: the name wins.
+    digits = run_cli(db_url, "bench", "run", "--benchmark", "mm", "--model", ALWAYS_E,
+                     "--limit", "5", "--name", "1")
+    assert digits.returncode == 0, digits.stderr
+    with db.session(write=True) as session:
+        session.add(Run(name="empty", benchmark_id=session.scalar(select(Run.benchmark_id)),
+                        model_name=RANDOM, setting="rejection-aware", mode="generate", seed=0,
+                        status="failed", config={"questions": {"closed": 5}}))
+
+    listed = run_cli(db_url, "bench", "runs")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split()[:2] == ["id", "run"]
+    assert lines[1].split()[:2] == ["1", "first"]
+    assert lines[2].split()[:2] == ["2", "1"]
+    assert lines[3].split() == ["3", "empty", "failed", "0/5", "-"]
+
+    by_id = run_cli(db_url, "bench", "metrics", "2", "--json")
+    assert by_id.returncode == 0, by_id.stderr
+    assert json.loads(by_id.stdout)["run"]["name"] == "1"
+    by_name = run_cli(db_url, "bench", "metrics", "1", "--json")
+    assert json.loads(by_name.stdout)["run"]["name"] == "1"
+    compared = run_cli(db_url, "bench", "compare", "2", "first", "--json")
+    assert compared.returncode == 0, compared.stderr
+    assert [row["run"] for row in json.loads(compared.stdout)] == ["1", "first"]
+    missing = run_cli(db_url, "bench", "report", "9", "--json", "/dev/null")
+    assert missing.returncode == 1
+    assert "run '9' not found" in missing.stderr
+
+    deleted = run_cli(db_url, "bench", "delete-run", "3")
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.startswith("deleted run 'empty': 0 answers")

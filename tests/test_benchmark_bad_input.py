@@ -157,6 +157,20 @@ def test_file_not_a_list(db, db_url, shared_data, tmp_path, existing):
         "object; pass the closed benchmark file"))
 
 
+def test_files_swapped_named_with_option(db, db_url, shared_data, tmp_path, existing):
+    opened = write_json(tmp_path / "open.json", open_items(shared_data, [3, 9]))
+    closed = write_json(tmp_path / "closed.json", closed_items(shared_data, [3, 9]))
+
+    as_closed = _import(db_url, opened)
+    _assert_rejected(db, existing, as_closed,
+                     f"'{opened}' is an open-question benchmark file (its items have qa_pairs, "
+                     "not vqa_pairs); pass it with --open")
+    as_open = _import(db_url, closed, "--open", str(closed))
+    _assert_rejected(db, existing, as_open,
+                     f"'{closed}' is a closed-question benchmark file (its items have vqa_pairs, "
+                     "not qa_pairs); pass it with --closed")
+
+
 def test_open_item_with_other_image(db, db_url, shared_data, tmp_path, existing):
     closed = write_json(tmp_path / "closed.json", closed_items(shared_data, IDS))
     opened = open_items(shared_data, [3, 9])

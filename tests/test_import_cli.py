@@ -55,6 +55,21 @@ def test_summary_printed(db, db_url, mricron):
     assert summary["present"] == {"cases": 1, "series": 1, "slices": 181, "masks": 1}
 
 
+@pytest.mark.parametrize("named", [["lesion.nii.gz"], ["lesion.nii.gz", "lesion_mask.nii.gz"]])
+def test_named_file_gets_sidecar_mask(db, db_url, tmp_path, mricron, named):
+    folder = tmp_path / "case"
+    folder.mkdir()
+    (folder / "lesion.nii.gz").symlink_to(mricron / "ch2.nii.gz")
+    (folder / "lesion_mask.nii.gz").symlink_to(mricron / "aal.nii.gz")
+    result = run_cli(db_url, "import", *(str(folder / name) for name in named), "--json",
+                     "--no-semantics")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["added"]["cases"] == 1
+    assert summary["added"]["series"] == 1
+    assert summary["added"]["masks"] == 1
+
+
 def test_layout_import_records_data_root(db, db_url, tmp_path, mricron):
     root = tmp_path / "data"
     expected = build_layout(root, mricron)
@@ -91,6 +106,15 @@ def _truncated_gzip(tmp_path: Path) -> tuple[list[str], str]:
     return [str(path)], (
         f"NIfTI file '{path}' could not be read: it is truncated or damaged (Compressed file "
         "ended before the end-of-stream marker was reached); copy or export it again")
+
+
+def _gzip_cut_in_header(tmp_path: Path) -> tuple[list[str], str]:
+    content = (NIBABEL_DATA / "example4d.nii.gz").read_bytes()
+    path = tmp_path / "cut100.nii.gz"
+    path.write_bytes(content[:100])
+    return [str(path)], (
+        f"NIfTI file '{path}' could not be read: it is truncated or damaged (its gzip stream "
+        "holds no complete NIfTI header); copy or export it again")
 
 
 def _singular_affine(tmp_path: Path) -> tuple[list[str], str]:
@@ -167,7 +191,7 @@ def _text_named_dcm(tmp_path: Path) -> tuple[list[str], str]:
 
 
 @pytest.mark.parametrize("make_input", [
-    _truncated_gzip, _singular_affine, _mask_shape_mismatch, _undecodable_png, _missing_path,
+    _truncated_gzip, _gzip_cut_in_header, _singular_affine, _mask_shape_mismatch, _undecodable_png, _missing_path,
     _volume_out_of_range, _benchmark_json, _dicom_without_pixels, _text_named_dcm,
 ], ids=lambda make: make.__name__.strip("_"))
 def test_bad_input_one_line_and_no_change(seeded_db, db_url, tmp_path, make_input):
@@ -185,3 +209,50 @@ def test_negative_volume_is_usage_error(db, db_url):
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
         "error: argument --volume: volume index must be 0 or more, not -1")
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_debug_before_or_after_command(db_url, tmp_path, position):
+    missing = str(tmp_path / "missing.nii.gz")
+    if position == "before":
+        args = ["--debug", "import", missing]
+    else:
+        args = ["import", missing, "--debug"]
+    result = run_cli(db_url, *args)
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert f"InvalidInputError: path '{missing}' does not exist" in result.stderr
+
+
+def test_no_debug_prints_one_line(db_url, tmp_path):
+    missing = str(tmp_path / "missing.nii.gz")
+    result = run_cli(db_url, "import", missing)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: path '{missing}' does not exist")
+
+
+def test_datasets_list_singular_counts(db, db_url, mricron):
+    imported = run_cli(db_url, "import", str(mricron / "ch2.nii.gz"), "--mask",
+                       str(mricron / "aal.nii.gz"), "--no-semantics")
+    assert imported.returncode == 0, imported.stderr
+    listed = run_cli(db_url, "datasets", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "ch2: 1 case, 1 series, 181 slices, 1 mask" in listed.stdout
+
+
+@pytest.mark.parametrize("command, argument", [
+    (["bench", "stats"], "name"), (["bench", "set-data-root"], "name"),
+    (["bench", "set-data-root"], "DIR"), (["bench", "report"], "RUN"),
+    (["bench", "compare"], "RUN"), (["bench", "metrics"], "RUN"),
+    (["bench", "import-preds"], "--predictions FILE"),
+])
+def test_arguments_have_help(command, argument, capsys):
+    from engine.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    output = capsys.readouterr().out
+    arguments = output[output.index("\n\n"):].splitlines()  # after the usage lines
+    line = next(line for line in arguments if line.strip().startswith(argument))
+    assert line.strip() != argument  # a help text follows on the same line

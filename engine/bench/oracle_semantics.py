@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import BenchmarkItem, Semantics
@@ -58,3 +58,10 @@ def item_semantics(session: Session, benchmark_id: int) -> dict[int, ItemSemanti
 
 def _preference(row: Semantics) -> tuple[bool, int, int]:
     return (bool(row.is_empty), LESION_REGIONS.index(row.region), row.mask_id)
+
+
+def semantics_coverage(session: Session, benchmark_id: int) -> tuple[int, int]:
+    """Return (items whose slice has stored lesion semantics, all items) of a benchmark."""
+    total = session.scalar(select(func.count()).select_from(BenchmarkItem)
+                           .where(BenchmarkItem.benchmark_id == benchmark_id))
+    return len(item_semantics(session, benchmark_id)), int(total or 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidInputError
+from engine.io.benchmark import question_key_of
 
 # The rejection option of five-option questions, always the last option in the released file.
 REJECTION_LETTER = "E"
@@ -104,6 +105,10 @@ def closed_questions_from_json(document: Any, name: str) -> list[ClosedQuestion]
     if not isinstance(document, list):
         raise InvalidInputError(f"'{name}' is not a closed benchmark: expected a JSON list of "
                                 "items with 'id', 'image_path' and 'vqa_pairs'")
+    if question_key_of(document) == "qa_pairs":
+        raise InvalidInputError(f"'{name}' is an open-question benchmark file (its items have "
+                                "qa_pairs, not vqa_pairs); bench score reads closed "
+                                "benchmark files only, so pass the closed file")
     questions: list[ClosedQuestion] = []
     seen_ids: set[int] = set()
     for position, item in enumerate(document):

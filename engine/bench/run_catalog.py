@@ -16,8 +16,14 @@ from engine.errors import NotFoundError, WorkbenchError
 
 
 def get_run(session: Session, name: str) -> Run:
-    """Return the run called ``name``; raise NotFoundError when there is none."""
+    """Return the run called ``name``, or the run with id ``name`` when it is all digits.
+
+    A run name wins over an equal id, so a run named "12" is found by its name. Raises
+    NotFoundError when neither matches.
+    """
     run = session.scalar(select(Run).where(Run.name == name))
+    if run is None and name.isdigit():
+        run = session.get(Run, int(name))
     if run is None:
         raise NotFoundError(f"run '{name}' not found; list runs with 'neuroonco bench runs'")
     return run
@@ -45,7 +51,7 @@ def list_runs(db: Database, benchmark: str | None = None) -> list[dict[str, Any]
             total = planned.get(CLOSED, 0) + planned.get(OPEN, 0)
             answers, correct, skipped = counts.get(run.id, (0, 0, 0))
             runs.append({
-                "name": run.name, "benchmark": benchmark_name, "model": run.model_name,
+                "id": run.id, "name": run.name, "benchmark": benchmark_name, "model": run.model_name,
                 "adapter": run.adapter_name, "setting": run.setting, "mode": run.mode,
                 "seed": run.seed, "template": run.template_id, "external": run.external,
                 "status": run.status, "questions": total, "answers": answers,
@@ -82,7 +88,8 @@ def require_no_active_job(db: Database, run: Run, action: str) -> None:
 
 
 def delete_run(db: Database, name: str) -> dict[str, int]:
-    """Delete run ``name`` with its answers and judgements; return how many were deleted.
+    """Delete run ``name`` (or id) with its answers and judgements; return the run's name and
+    how many rows were deleted.
 
     Raises WorkbenchError while a job still works on the run.
     """
@@ -96,8 +103,9 @@ def delete_run(db: Database, name: str) -> dict[str, int]:
         judgements = session.scalar(
             select(func.count()).select_from(Judgement)
             .join(Answer, Judgement.answer_id == Answer.id).where(Answer.run_id == run.id))
+        name = run.name
         session.delete(run)
-    return {"answers": answers, "judgements": judgements}
+    return {"name": name, "answers": answers, "judgements": judgements}
 
 
 def set_status(db: Database, run_id: int, status: str, job_id: int | None = None) -> None:

@@ -25,6 +25,8 @@ from engine.bench.score import contract_summary
 from engine.errors import NotFoundError
 from engine.review import agreement_by_run
 
+# Parse rules of baseline abstentions start with this (abstain-question-type, abstain-no-option...).
+ABSTAIN_PREFIX = "abstain-"
 NO_REVIEWS = {"reviewed": 0, "agree": 0, "disagree": 0, "flag": 0, "agreement": None}
 
 
@@ -35,7 +37,8 @@ def run_metrics(db: Database, run_id: int, seed: int = DEFAULT_SEED,
     Keys: ``run`` (identity and status), ``config``, ``answers`` (planned, stored and
     skipped counts), ``closed`` (all closed metrics), ``summary`` (the ``bench score``
     summary of them), ``open`` (None without open questions), ``judge`` (per judge model),
-    ``review`` (clinician agreement). Raises NotFoundError for an unknown run id.
+    ``review`` (clinician agreement), ``abstained`` (closed questions a baseline abstained on,
+    which ``closed`` counts as unparsed). Raises NotFoundError for an unknown run id.
     """
     with db.session() as session:
         run = session.get(Run, run_id)
@@ -47,7 +50,7 @@ def run_metrics(db: Database, run_id: int, seed: int = DEFAULT_SEED,
                          bool(config.get("include_open")), config.get("limit"))
         answers = {row.question_id: row for row in session.execute(
             select(Answer.id, Answer.question_id, Answer.parsed_letter, Answer.skipped,
-                   Answer.raw_output).where(Answer.run_id == run_id))}
+                   Answer.raw_output, Answer.parse_rule).where(Answer.run_id == run_id))}
         judgements = session.execute(
             select(Judgement.judge_model_name, Judgement.score)
             .join(Answer, Judgement.answer_id == Answer.id).where(Answer.run_id == run_id)
@@ -57,10 +60,12 @@ def run_metrics(db: Database, run_id: int, seed: int = DEFAULT_SEED,
 
     closed_records = []
     open_records = []
+    abstained = 0
     for question in plan.questions:
         answer = answers.get(question.question_id)
         if question.kind == CLOSED:
             closed_records.append(closed_record(question.closed, *_outcome(answer)))
+            abstained += _is_abstention(answer)
         else:
             open_records.append(_open_record(question, answer))
 
@@ -73,6 +78,8 @@ def run_metrics(db: Database, run_id: int, seed: int = DEFAULT_SEED,
         "answers": {"planned": planned, "stored": len(stored),
                     "skipped": sum(answer.skipped is not None for answer in stored)},
         "accuracy": closed["overall"]["accuracy"],
+        "abstained": {"count": abstained, "total": len(closed_records),
+                      "rate": abstained / len(closed_records) if closed_records else None},
         "review": dict(review),
         "summary": contract_summary(closed),
         "closed": closed,
@@ -96,6 +103,12 @@ def _outcome(answer) -> tuple[str | None, str]:  # noqa: ANN001 - a result row o
     if answer.parsed_letter is not None:
         return answer.parsed_letter, ANSWERED
     return None, UNPARSED
+
+
+def _is_abstention(answer) -> bool:  # noqa: ANN001 - a result row or None
+    """Whether a closed answer is a baseline's abstention (counted as unparsed in ``closed``)."""
+    return (answer is not None and answer.skipped is None and answer.parsed_letter is None
+            and (answer.parse_rule or "").startswith(ABSTAIN_PREFIX))
 
 
 def _open_record(question, answer) -> OpenRecord:  # noqa: ANN001

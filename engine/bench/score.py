@@ -76,7 +76,8 @@ def load_predictions(path: str | Path, line_format: str = "auto") -> tuple[list[
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InvalidInputError(f"{where} is not valid JSON: {error.msg}") from None
+            raise InvalidInputError(f"line {number} of '{path}' is not valid JSON ({error.msg}); "
+                                    "each line must be one JSON object") from None
         if line_format == "auto":
             line_format = _detect_format(value, where)
         predictions.append(_prediction(value, line_format, where, number, str(path)))
@@ -129,7 +130,9 @@ def score_predictions(questions: Iterable[ClosedQuestion],
         question = by_key.get(key)
         if question is None:
             raise InvalidInputError(f"{where}: the benchmark has no question with id "
-                                    f"{prediction.item_id} and q_index {prediction.q_index}")
+                                    f"{prediction.item_id} and q_index {prediction.q_index}; "
+                                    "check that the predictions were made on this benchmark "
+                                    "file")
         if key in predicted:
             raise InvalidInputError(f"{where} repeats id {prediction.item_id} q_index "
                                     f"{prediction.q_index} (first on line "

@@ -30,7 +30,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     importing.set_defaults(handler=_import)
 
     stats = actions.add_parser("stats", help="print the counts of an imported benchmark")
-    stats.add_argument("name")
+    stats.add_argument("name", help="benchmark name, as listed by 'neuroonco bench list'")
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(handler=_stats)
 
@@ -40,8 +40,9 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
 
     root = actions.add_parser("set-data-root",
                               help="set the image folder of a benchmark and check its images")
-    root.add_argument("name")
-    root.add_argument("directory", metavar="DIR")
+    root.add_argument("name", help="benchmark name, as listed by 'neuroonco bench list'")
+    root.add_argument("directory", metavar="DIR",
+                      help="folder that the items' image_path values are relative to")
     root.set_defaults(handler=_set_data_root)
 
     delete = actions.add_parser("delete", help="delete a benchmark with its questions and runs")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from engine.bench.compare import compare_runs, write_comparison_csv
 from engine.bench.run_metrics import run_metrics_by_name
 from engine.bench.run_report import write_run_report
-from engine.cli.common import database, print_json
+from engine.cli.common import database, output_file, print_json
 from engine.errors import InvalidInputError
+
+RUN_HELP = "run name or id, as listed by 'neuroonco bench runs'"
 
 # Key, heading and width of the columns printed on the terminal; the CSV and JSON have
 # every column. The run column is as wide as the longest run name.
@@ -24,22 +25,25 @@ _TERMINAL_COLUMNS = (
 
 def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     metrics = actions.add_parser("metrics", help="print a run's metrics")
-    metrics.add_argument("run", metavar="RUN")
+    metrics.add_argument("run", metavar="RUN", help=RUN_HELP)
     metrics.add_argument("--json", action="store_true", help="print all metrics as JSON")
     metrics.set_defaults(handler=_metrics)
 
     report = actions.add_parser("report", help="write a run's report as HTML, CSV or JSON")
-    report.add_argument("run", metavar="RUN")
-    report.add_argument("--html", type=Path, metavar="FILE",
+    report.add_argument("run", metavar="RUN", help=RUN_HELP)
+    report.add_argument("--html", type=output_file, metavar="FILE",
                         help="self-contained HTML report with charts and the configuration")
-    report.add_argument("--csv", type=Path, metavar="FILE", help="all metrics as CSV rows")
-    report.add_argument("--json", type=Path, metavar="FILE",
+    report.add_argument("--csv", type=output_file, metavar="FILE", help="all metrics as CSV rows")
+    report.add_argument("--json", type=output_file, metavar="FILE",
                         help="all metrics with the configuration as JSON")
     report.set_defaults(handler=_report)
 
     compare = actions.add_parser("compare", help="compare runs in a table of runs x metrics")
-    compare.add_argument("runs", nargs="+", metavar="RUN")
-    compare.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    compare.add_argument("runs", nargs="+", metavar="RUN",
+                         help="runs to compare, each a name or id as listed by 'neuroonco bench "
+                              "runs'")
+    compare.add_argument("--csv", type=output_file, metavar="FILE",
+                         help="also write the table as CSV")
     compare.add_argument("--json", action="store_true", help="print the table as JSON")
     compare.set_defaults(handler=_compare)
 
@@ -116,6 +120,10 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     print(f"non-trap          {_share(closed['non_trap'])}")
     print(f"false rejection   {_share(closed['false_rejection'], 'count', 'rate')}")
     print(f"unparsed          {_share(closed['unparsed_rate'], 'count', 'rate')}")
+    abstained = metrics.get("abstained")
+    if abstained and abstained["count"]:
+        print(f"  abstained       {abstained['count']} ({_percent(abstained['rate'])}) by the "
+              "baseline, counted as unparsed")
     outcomes = closed["outcomes"]
     print(f"skipped           {outcomes['skipped']}, missing {outcomes['missing']}")
     for name, group in closed["by_type"].items():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from db.models import Run
+from db.models import Benchmark, Run
 from engine.bench import run_catalog, runs
 from engine.bench.answer_rows import GENERATE, MODES
+from engine.bench.baselines import SEMANTICS_ORACLE
 from engine.bench.external import import_predictions
+from engine.bench.oracle_semantics import semantics_coverage
 from engine.bench.run_metrics import run_metrics
 from engine.bench.score import FORMATS
 from engine.bench.session import run_session
@@ -18,6 +21,7 @@ from engine.cli.bench_results import print_metrics
 from engine.cli.common import database, print_json, terminal_progress
 
 JOB_KIND = RUN_JOB_KIND
+RUN_HELP = "run name or id, as listed by 'neuroonco bench runs'"
 
 
 def add_session_settings(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +62,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     run.set_defaults(handler=_run)
 
     resume = actions.add_parser("resume", help="answer the questions a run has not answered yet")
-    resume.add_argument("run", metavar="RUN")
+    resume.add_argument("run", metavar="RUN", help=RUN_HELP)
     resume.add_argument("--job", action="store_true", help="resume as a background job")
     resume.add_argument("--json", action="store_true", help="print the metrics as JSON")
     resume.set_defaults(handler=_resume)
@@ -69,7 +73,7 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
     listing.set_defaults(handler=_runs)
 
     delete = actions.add_parser("delete-run", help="delete a run with its answers")
-    delete.add_argument("run", metavar="RUN")
+    delete.add_argument("run", metavar="RUN", help=RUN_HELP)
     delete.set_defaults(handler=_delete_run)
 
     preds = actions.add_parser(
@@ -77,7 +81,8 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers
         description="Import preds_*.jsonl lines ({id, q_index, pred}) or {id, q_index, "
                     "output} lines as a run scored in the rejection-aware setting.")
     preds.add_argument("--benchmark", required=True, metavar="NAME", help="imported benchmark")
-    preds.add_argument("--predictions", required=True, type=Path, metavar="FILE")
+    preds.add_argument("--predictions", required=True, type=Path, metavar="FILE",
+                       help="JSON Lines file of predictions, one question a line")
     preds.add_argument("--name", metavar="RUN",
                        help="run name (default: external:<model>@<benchmark>)")
     preds.add_argument("--model", metavar="NAME",
@@ -95,9 +100,23 @@ def _run(args: argparse.Namespace) -> int:
                         template=args.template, seed=args.seed, name=args.name,
                         judge=args.judge)
     run_id = runs.create_run(db, spec)
+    if args.model == SEMANTICS_ORACLE:
+        _warn_without_semantics(db, run_id)
     if args.job:
         return _submit(args, db, run_id)
     return _answer(args, db, run_id)
+
+
+def _warn_without_semantics(db, run_id: int) -> None:  # noqa: ANN001 - a Database
+    with db.session() as session:
+        run = session.get(Run, run_id)
+        covered, total = semantics_coverage(session, run.benchmark_id)
+        benchmark = session.get(Benchmark, run.benchmark_id).name
+    if covered == 0:
+        print(f"warning: 0 of {total} items of benchmark '{benchmark}' link to a slice with "
+              f"mask semantics, so {SEMANTICS_ORACLE} abstains on every question; set the "
+              f"data root with 'neuroonco bench set-data-root {benchmark} DIR' and compute "
+              "semantics with 'neuroonco datasets semantics DATASET' first", file=sys.stderr)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -109,7 +128,9 @@ def _resume(args: argparse.Namespace) -> int:
         return _answer(args, db, run_id)
     if job_id is not None:
         queue.resume(db, job_id)
-        _print_job(args, args.run, job_id)
+        with db.session() as session:
+            name = session.get(Run, run_id).name
+        _print_job(args, name, job_id)
         return 0
     return _submit(args, db, run_id)
 
@@ -128,7 +149,8 @@ def _print_job(args: argparse.Namespace, name: str, job_id: int) -> None:
     if args.json:
         print_json({"run": name, "job_id": job_id})
     else:
-        print(f"run '{name}' queued as job {job_id}; follow it with 'neuroonco jobs list'")
+        print(f"run '{name}' queued as job {job_id}; run 'neuroonco worker' to process it and "
+              "'neuroonco jobs list' to follow it")
 
 
 def _answer(args: argparse.Namespace, db, run_id: int) -> int:  # noqa: ANN001 - a Database
@@ -161,18 +183,22 @@ def _runs(args: argparse.Namespace) -> int:
         print("no runs; start one with 'neuroonco bench run --benchmark NAME --model "
               "baseline:random'")
         return 0
+    id_width = max(len("id"), *(len(str(row["id"])) for row in rows))
     width = max(len("run"), *(len(row["name"]) for row in rows))
-    print(f"{'run':<{width}} {'status':<10} {'answers':>13} {'accuracy':>9}")
+    print(f"{'id':>{id_width}} {'run':<{width}} {'status':<10} {'answers':>13} {'accuracy':>9}")
     for row in rows:
-        accuracy = "-" if row["accuracy"] is None else f"{100 * row['accuracy']:.1f}%"
+        # A run without answers has no accuracy to show, even though it counts as 0 correct.
+        no_accuracy = row["accuracy"] is None or row["answers"] == 0
+        accuracy = "-" if no_accuracy else f"{100 * row['accuracy']:.1f}%"
         answers = f"{row['answers']}/{row['questions']}"
-        print(f"{row['name']:<{width}} {row['status']:<10} {answers:>13} {accuracy:>9}")
+        print(f"{row['id']:>{id_width}} {row['name']:<{width}} {row['status']:<10} "
+              f"{answers:>13} {accuracy:>9}")
     return 0
 
 
 def _delete_run(args: argparse.Namespace) -> int:
     counts = run_catalog.delete_run(database(args), args.run)
-    print(f"deleted run '{args.run}': {counts['answers']} answers, {counts['judgements']} "
+    print(f"deleted run '{counts['name']}': {counts['answers']} answers, {counts['judgements']} "
           "judgements")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from engine.bench.questions import load_closed_benchmark
 from engine.bench.score import (FORMATS, contract_summary, load_predictions, score_predictions,
                                 summarise)
 from engine.bench.settings import REJECTION_AWARE
-from engine.cli.common import print_json
+from engine.cli.common import output_file, print_json
 
 
 def register(actions) -> None:  # noqa: ANN001 - argparse subparsers action
@@ -31,9 +32,10 @@ def register(actions) -> None:  # noqa: ANN001 - argparse subparsers action
     score.add_argument("--format", choices=FORMATS, default="auto",
                        help="prediction line format (default: detected from the first line)")
     score.add_argument("--json", action="store_true", help="print the summary as JSON")
-    score.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
-    score.add_argument("--csv", type=Path, metavar="FILE", help="also write all metrics as CSV")
-    score.add_argument("--metrics-json", type=Path, metavar="FILE",
+    score.add_argument("--html", type=output_file, metavar="FILE", help="also write an HTML report")
+    score.add_argument("--csv", type=output_file, metavar="FILE",
+                       help="also write all metrics as CSV")
+    score.add_argument("--metrics-json", type=output_file, metavar="FILE",
                        help="also write all metrics with the run configuration as JSON")
     score.add_argument("--seed", type=int, default=DEFAULT_SEED,
                        help=f"bootstrap seed for the intervals (default {DEFAULT_SEED})")
@@ -49,6 +51,9 @@ def _sha256(path: Path) -> str:
 def _score(args: argparse.Namespace) -> int:
     questions = load_closed_benchmark(args.benchmark_file)
     predictions, line_format = load_predictions(args.predictions, args.format)
+    if not predictions:
+        print(f"warning: no predictions were read from '{args.predictions}', so every question "
+              "counts as missing; check that it is the right file", file=sys.stderr)
     scored = score_predictions(questions, predictions)
     metrics = summarise(scored, seed=args.seed, resamples=max(args.resamples, 1))
     summary = contract_summary(metrics)

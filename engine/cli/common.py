@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from db.session import Database, open_database
@@ -20,6 +21,20 @@ def database(args: argparse.Namespace) -> Database:
     if url not in _databases:
         _databases[url] = open_database(url)
     return _databases[url]
+
+
+def output_file(text: str) -> Path:
+    """argparse type of a file the command writes: its folder must already exist.
+
+    Checked while the arguments are parsed, so a wrong folder stops the command before any
+    work, and the folder is never created on the user's behalf.
+    """
+    path = Path(text).expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"folder '{folder}' does not exist; create it or choose another path")
+    return path
 
 
 def print_json(value: Any) -> None:

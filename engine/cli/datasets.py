@@ -39,8 +39,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         synthetic = "  (synthetic)" if row["synthetic"] else ""
-        print(f"{row['name']}: {row['cases']} cases, {row['series']} series, {row['slices']} slices, "
-              f"{row['masks']} masks{synthetic}")
+        print(f"{row['name']}: {_counted(row)}{synthetic}")
     return 0
 
 
@@ -55,8 +54,7 @@ def _delete(args: argparse.Namespace) -> int:
     from engine.datasets import delete_dataset
 
     counts = delete_dataset(database(args), args.name)
-    print(f"deleted dataset '{args.name}' ({counts['cases']} cases, {counts['series']} series, "
-          f"{counts['slices']} slices, {counts['masks']} masks)")
+    print(f"deleted dataset '{args.name}' ({_counted(counts)})")
     return 0
 
 
@@ -82,3 +80,12 @@ def _semantics(args: argparse.Namespace) -> int:
         print(f"{summary.masks_done} masks computed, {summary.masks_skipped} already done, "
               f"{summary.semantics_rows} semantics rows, {summary.descriptions} descriptions")
     return 0
+
+
+def _counted(counts: dict) -> str:
+    """Format the case, series, slice and mask counts, with singular nouns for 1."""
+    cases = "case" if counts["cases"] == 1 else "cases"
+    slices = "slice" if counts["slices"] == 1 else "slices"
+    masks = "mask" if counts["masks"] == 1 else "masks"
+    return (f"{counts['cases']} {cases}, {counts['series']} series, {counts['slices']} {slices}, "
+            f"{counts['masks']} {masks}")

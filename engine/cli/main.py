@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from engine import __version__
 from engine.errors import WorkbenchError
+from engine.log_levels import quiet_noisy_loggers
 from engine.optional import import_if_present
 
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parsers.
@@ -62,7 +63,23 @@ def build_parser() -> ArgumentParser:
         if module is None:
             continue
         module.register(subparsers)
+    _add_debug_to_subcommands(parser)
     return parser
+
+
+def _add_debug_to_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Let ``--debug`` follow any subcommand too (``neuroonco import X --debug``).
+
+    The default is suppressed, so a subcommand without the option keeps the value that the
+    top-level ``--debug`` set.
+    """
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps subparsers only here
+        if not isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            continue
+        for subparser in dict.fromkeys(action.choices.values()):
+            subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                   help="print tracebacks and debug logs")
+            _add_debug_to_subcommands(subparser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.debug:
+        quiet_noisy_loggers()
     handler: Callable[[argparse.Namespace], int | None] | None = getattr(args, "handler", None)
     if handler is None:
         parser.error(f"'{args.command}' needs a subcommand")

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from engine.cli.common import database, print_json, terminal_progress
+from engine.cli.common import database, output_file, print_json, terminal_progress
 
 
 def register(subparsers) -> None:  # noqa: ANN001
@@ -59,7 +59,8 @@ def register(subparsers) -> None:  # noqa: ANN001
     dump.add_argument("run", metavar="RUN")
     dump.add_argument("stage", metavar="STAGE",
                       help="description, run_a, run_b, fused, audited, instructions or stats")
-    dump.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    dump.add_argument("--out", type=output_file, metavar="FILE",
+                      help="output file (default: standard output)")
     dump.set_defaults(handler=_dump)
 
 

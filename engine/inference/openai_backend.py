@@ -69,6 +69,9 @@ class OpenAIBackend(InferenceBackend):
                                    timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s))
         self._logprobs_supported: bool | None = None
         self._lock = threading.Lock()
+        # (attempt, failure) pairs already logged in the current batch: the parallel requests
+        # of one batch fail alike when the server is down, so one warning is enough.
+        self._retry_warnings: set[tuple[int, str]] = set()
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "base_url": self.base_url, "server_model": self.server_model,
@@ -80,6 +83,8 @@ class OpenAIBackend(InferenceBackend):
     # ------------------------------------------------------------------ requests
 
     def _run(self, requests: list[Request], mode: Mode) -> list[Result]:
+        with self._lock:
+            self._retry_warnings = set()
         if len(requests) == 1 or self.concurrency == 1:
             return [self._answer(request, mode) for request in requests]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -198,8 +203,12 @@ class OpenAIBackend(InferenceBackend):
                 raise WorkbenchError(f"the request to {self.base_url} failed after {attempt + 1} attempt(s): "
                                      f"{failure}; check that the server is running")
             attempt += 1
-            log.warning("request to %s failed (%s); retry %d of %d in %.1f s", self.base_url, failure,
-                        attempt, self.max_retries, wait)
+            with self._lock:
+                repeated = (attempt, failure) in self._retry_warnings
+                self._retry_warnings.add((attempt, failure))
+            log.log(logging.DEBUG if repeated else logging.WARNING,
+                    "request to %s failed (%s); retry %d of %d in %.1f s", self.base_url, failure,
+                    attempt, self.max_retries, wait)
             time.sleep(wait)
 
 

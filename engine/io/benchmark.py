@@ -167,6 +167,20 @@ def read_benchmark_json(path: Path, role: str) -> tuple[list[Any], str]:
     return data, hashlib.sha256(raw).hexdigest()
 
 
+def question_key_of(data: list[Any]) -> str | None:
+    """Return "vqa_pairs" (closed file) or "qa_pairs" (open file) when every item that is a
+    JSON object has that key and not the other, else None."""
+    keys = set()
+    for raw in data:
+        if isinstance(raw, dict):
+            keys.add(("vqa_pairs" in raw, "qa_pairs" in raw))
+    if keys == {(True, False)}:
+        return "vqa_pairs"
+    if keys == {(False, True)}:
+        return "qa_pairs"
+    return None
+
+
 def parse_closed(path: Path, data_root: Path | None = None,
                  progress: Progress | None = None) -> BenchmarkFile:
     """Read and validate a closed benchmark file.
@@ -176,6 +190,9 @@ def parse_closed(path: Path, data_root: Path | None = None,
     in ``invalid``.
     """
     data, sha256 = read_benchmark_json(path, "closed")
+    if question_key_of(data) == "qa_pairs":
+        raise InvalidInputError(f"'{path}' is an open-question benchmark file (its items have "
+                                "qa_pairs, not vqa_pairs); pass it with --open")
     result = BenchmarkFile("closed", path, sha256)
     _parse_items(data, result, lambda raw: _closed_entry(raw, data_root), progress)
     return result
@@ -189,6 +206,9 @@ def parse_open(path: Path, closed: BenchmarkFile | None = None, data_root: Path 
     image path.
     """
     data, sha256 = read_benchmark_json(path, "open")
+    if question_key_of(data) == "vqa_pairs":
+        raise InvalidInputError(f"'{path}' is a closed-question benchmark file (its items have "
+                                "vqa_pairs, not qa_pairs); pass it with --closed")
     result = BenchmarkFile("open", path, sha256)
     closed_paths = None
     closed_invalid: set[str] = set()

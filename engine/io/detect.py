@@ -60,6 +60,17 @@ def detect_file_type(path: Path) -> str:
     return _text_type(head)
 
 
+def is_gzip_named_nifti(path: Path) -> bool:
+    """Whether ``path`` is named ``*.nii.gz`` and starts with the gzip magic bytes."""
+    if not path.name.lower().endswith(".nii.gz"):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+    except OSError:
+        return False
+
+
 def _gunzip_head(path: Path) -> bytes:
     try:
         with gzip.open(path, "rb") as stream:

@@ -174,6 +174,11 @@ def check_explicit_file(path: Path, file_type: str) -> None:
             f"'{path}' is a text file; a YOLO label file is imported with its image, so "
             "import the image or its folder (or name the label file with --mask)"
         )
+    if file_type == detect.UNKNOWN and detect.is_gzip_named_nifti(path):
+        raise InvalidInputError(
+            f"NIfTI file '{path}' could not be read: it is truncated or damaged (its gzip "
+            "stream holds no complete NIfTI header); copy or export it again"
+        )
     if file_type in (detect.UNKNOWN, detect.JSON, detect.TEXT):
         hint = " (it has a .dcm name but no DICOM header)" if path.suffix.lower() == ".dcm" else ""
         raise InvalidInputError(

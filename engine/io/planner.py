@@ -122,6 +122,10 @@ def _plan_loose_nifti(plan: ImportPlan, files: list[InputFile]) -> None:
         image = stems.get(match.group("image").lower()) if match else None
         if image is not None:
             masks_of[image.path].append((file.path, match.group("suffix").lower() == "seg"))
+    for file in files:
+        named_image = file.explicit and not _NIFTI_MASK_STEM.match(_nifti_stem(file.path))
+        if named_image and not masks_of[file.path]:
+            masks_of[file.path].extend(_sidecar_masks(file.path))
     mask_files = {path for pairs in masks_of.values() for path, _ in pairs}
 
     for file in files:
@@ -137,6 +141,23 @@ def _plan_loose_nifti(plan: ImportPlan, files: list[InputFile]) -> None:
         for mask_path, is_seg in masks_of[file.path]:
             case.add_mask(mask_path, masks.LABEL_MAP, file.path, brats=is_seg)
         plan.kinds.add("nifti")
+
+
+def _sidecar_masks(image: Path) -> list[tuple[Path, bool]]:
+    """Find the ``<stem>_mask|_seg|_label(s).nii[.gz]`` label maps beside a named image file.
+
+    Returns (path, is_seg) pairs, so a file named on the command line gets the same masks as
+    when its folder is imported.
+    """
+    stem = _nifti_stem(image).lower()
+    found = []
+    for sibling in sorted(image.parent.iterdir()):
+        match = _NIFTI_MASK_STEM.match(_nifti_stem(sibling))
+        if (match is None or match.group("image").lower() != stem or not sibling.is_file()
+                or detect.detect_file_type(sibling) != detect.NIFTI):
+            continue
+        found.append((sibling, match.group("suffix").lower() == "seg"))
+    return found
 
 
 # --------------------------------------------------------------------------- 2D images
