@@ -62,6 +62,7 @@ def test_presence_checked(db, db_url, small, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"images under {root}: 2 present, 2 missing"
+    assert result.stdout.splitlines()[-1] == "present images are imported into dataset 'small images'"
     assert _missing_flags(db) == {1: False, 3: False, 4: True, 9: True}
     assert _data_root(db) == str(root)
 

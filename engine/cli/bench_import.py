@@ -154,7 +154,21 @@ def _set_data_root(args: argparse.Namespace) -> int:
     with terminal_progress(args, "checking images") as progress:
         presence = set_data_root(database(args), args.name, args.directory, progress)
     _print_presence(presence)
+    images = _images_dataset(database(args), args.name)
+    if images is not None:
+        print(f"present images are imported into dataset '{images}'")
     return 0
+
+
+def _images_dataset(db, name: str) -> str | None:  # noqa: ANN001 - a Database
+    """Return the name of the dataset that holds benchmark ``name``'s imported images."""
+    from sqlalchemy import select
+
+    from db.models import Benchmark, Dataset
+
+    with db.session() as session:
+        return session.scalar(select(Dataset.name).join(Benchmark, Benchmark.images_dataset_id == Dataset.id)
+                              .where(Benchmark.name == name))
 
 
 def _delete(args: argparse.Namespace) -> int:
