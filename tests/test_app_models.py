@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import Qt
 from sqlalchemy import select
 
@@ -13,40 +11,13 @@ from engine.inference.api_keys import KEYRING_SERVICE
 from engine.inference.model_files import hash_model
 from engine.inference.registry import get_model
 from engine.jobs import queue
+from keyring_fixtures import memory_keyring  # noqa: F401
 from inference_fixtures import tiny_models  # noqa: F401
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from research_fixtures import research_window, run_queued_jobs, settle_tasks  # noqa: F401
 from window_fixtures import app_settings, make_window, settings_path  # noqa: F401
 
 pytestmark = pytest.mark.gui
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-process keyring, so the test never touches the user's real keyring."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):  # noqa: ANN001
-        return self.passwords.get((service, username))
-
-    def set_password(self, service, username, password):  # noqa: ANN001
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service, username):  # noqa: ANN001
-        self.passwords.pop((service, username))
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def _registry(window):

@@ -13,9 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from sqlalchemy import text
 
 from engine.errors import WorkbenchError
@@ -23,6 +21,7 @@ from engine.inference import Request, load_template, open_backend
 from engine.inference.api_keys import KEYRING_SERVICE, resolve_api_key, store_api_key
 from engine.inference.openai_backend import OpenAIBackend
 from engine.inference.registry import add_model
+from keyring_fixtures import memory_keyring  # noqa: F401
 from inference_fixtures import free_port, gguf_pair, llama_server, mri_images, tiny_models  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -178,34 +177,6 @@ def test_concurrency_limit_holds(proxy, mri_images):  # noqa: F811
 
     assert len(results) == 6
     assert proxy.max_in_flight == 2
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-process keyring backend, so the test never touches the user's real keyring."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):  # noqa: ANN001
-        return self.passwords.get((service, username))
-
-    def set_password(self, service, username, password):  # noqa: ANN001
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service, username):  # noqa: ANN001
-        self.passwords.pop((service, username))
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_api_key_from_environment_or_keyring(proxy, db, monkeypatch, memory_keyring, mri_images):  # noqa: F811
