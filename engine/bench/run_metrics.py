@@ -106,7 +106,7 @@ def _outcome(answer) -> tuple[str | None, str]:  # noqa: ANN001 - a result row o
 
 
 def _is_abstention(answer) -> bool:  # noqa: ANN001 - a result row or None
-    """Whether a closed answer is a baseline's abstention (counted as unparsed in ``closed``)."""
+    """Return whether a closed answer is a baseline's abstention (counted as unparsed in ``closed``)."""
     return (answer is not None and answer.skipped is None and answer.parsed_letter is None
             and (answer.parse_rule or "").startswith(ABSTAIN_PREFIX))
 

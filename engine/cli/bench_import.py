@@ -161,7 +161,7 @@ def _set_data_root(args: argparse.Namespace) -> int:
 
 
 def _images_dataset(db, name: str) -> str | None:  # noqa: ANN001 - a Database
-    """Return the name of the dataset that holds benchmark ``name``'s imported images."""
+    """Return the name of the dataset that contains benchmark ``name``'s imported images."""
     from sqlalchemy import select
 
     from db.models import Benchmark, Dataset

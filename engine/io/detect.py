@@ -61,7 +61,7 @@ def detect_file_type(path: Path) -> str:
 
 
 def is_gzip_named_nifti(path: Path) -> bool:
-    """Whether ``path`` is named ``*.nii.gz`` and starts with the gzip magic bytes."""
+    """Return whether ``path`` is named ``*.nii.gz`` and starts with the gzip magic bytes."""
     if not path.name.lower().endswith(".nii.gz"):
         return False
     try:
