@@ -142,7 +142,9 @@ def test_monitor_merge_writes_gguf(qtbot, research_window, tiny_db, training_set
 
 
 def test_resume_button_finishes_run(qtbot, research_window, tiny_db, training_set, tmp_path):  # noqa: F811
-    config = fast_config(training_set, "resumed", tmp_path, epochs=12.0, save_steps=5)
+    # Enough steps that the run cannot finish between its first logged loss and the cancel,
+    # which on an idle machine took under a second for 36 steps.
+    config = fast_config(training_set, "resumed", tmp_path, epochs=120.0, save_steps=50)
     run = start_training(tiny_db, config)
     try:
         window = research_window(tiny_db)
