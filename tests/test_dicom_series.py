@@ -304,3 +304,22 @@ def test_mixed_patients_in_series_rejected(tmp_path, colin):
     assert "mixes images of 2 patients" in str(error.value)
     assert canaries.patient_id not in str(error.value)
     assert "CANARY-SECOND-PATIENT" not in str(error.value)
+
+
+def test_import_logs_geometry_warning_once(tmp_path, colin, caplog):
+    from db.session import open_database
+    from engine.io.importer import import_paths
+
+    raw, affine = colin
+    written = write_series(tmp_path / "gaps", raw[:, :, :6], affine, Canaries())
+    last = written.files[-1]
+    header = pydicom.dcmread(last)
+    header.ImagePositionPatient[2] = float(header.ImagePositionPatient[2]) + 0.7
+    header.save_as(last)
+    db = open_database(f"sqlite:///{tmp_path / 'workbench.sqlite'}")
+
+    with caplog.at_level("WARNING"):
+        import_paths(db, [tmp_path / "gaps"])
+
+    uneven = [record for record in caplog.records if "uneven" in record.getMessage()]
+    assert len(uneven) == 1

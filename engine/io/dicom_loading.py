@@ -60,8 +60,6 @@ def load_dicom_input(path: Path, progress: Progress) -> tuple[list[CaseRecord], 
             duplicates.append(f"{item.volume.source_path}: same content as another series")
             placed.append((item, record, existing[0]))
             continue
-        for warning in item.warnings:
-            log.warning("DICOM series in %s: %s", item.volume.source_path, warning)
         record.series.append(SeriesRecord(values, item.volume.slice_count))
         placed.append((item, record, len(record.series) - 1))
         nonfinite += item.volume.nonfinite_count
