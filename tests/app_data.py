@@ -163,3 +163,18 @@ def bench_db(bench_template, tmp_path):
     db = open_database(copy_database(bench_template, tmp_path))
     yield db
     db.dispose()
+
+
+def item_pk(db, item_id: int, benchmark: str = BENCHMARK) -> int | None:
+    """Return the row id of item ``item_id`` of ``benchmark``.
+
+    The demo study has its own benchmark whose item ids overlap those of the test benchmark.
+    """
+    from sqlalchemy import select
+
+    from db.models import Benchmark, BenchmarkItem
+
+    with db.session() as session:
+        return session.scalar(
+            select(BenchmarkItem.id).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
+            .where(BenchmarkItem.item_id == item_id, Benchmark.name == benchmark))

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
-from sqlalchemy import select
 
 from app.settings import AppSettings
 from app_data import (BENCHMARK, bench_db, bench_template, demo_db, demo_template,  # noqa: F401
-                      render_item_images, write_benchmark_files)
+                      item_pk, render_item_images, write_benchmark_files)
 from conftest import SHARED_DATA
-from db.models import Benchmark, BenchmarkItem
 from engine.bench.importer import import_benchmark
 from engine.jobs import queue
 from engine.jobs.worker import run_job
@@ -21,16 +19,8 @@ from window_fixtures import app_settings, make_window, settings_path, wait_loade
 pytestmark = pytest.mark.gui
 
 
-def _item_pk(db, item_id):
-    with db.session() as session:
-        # The demo study has its own benchmark with overlapping item ids.
-        return session.scalar(
-            select(BenchmarkItem.id).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
-            .where(BenchmarkItem.item_id == item_id, Benchmark.name == BENCHMARK))
-
-
 def _open_item(qtbot, window, db, item_id):
-    window.open_item(_item_pk(db, item_id))
+    window.open_item(item_pk(db, item_id))
     wait_loaded(qtbot, window)
 
 
@@ -127,7 +117,7 @@ def test_open_answer_keywords_highlighted(qtbot, make_window, bench_db):
 
 def test_missing_image_shows_questions_and_placeholder(qtbot, make_window, bench_db):
     window = make_window(bench_db)
-    window.open_item(_item_pk(bench_db, 4))
+    window.open_item(item_pk(bench_db, 4))
     placeholder = window.case.placeholder
 
     assert window.case.stack.currentWidget() is placeholder
@@ -148,7 +138,7 @@ def test_set_data_root_shows_image(qtbot, make_window, demo_db, tmp_path):
     import_benchmark(demo_db, files.closed, files.open, name=BENCHMARK)
     bench_db = demo_db
     window = make_window(bench_db)
-    window.open_item(_item_pk(bench_db, 4))
+    window.open_item(item_pk(bench_db, 4))
     assert window.case.stack.currentWidget() is window.case.placeholder
 
     qtbot.mouseClick(window.case.placeholder.data_root_button, Qt.MouseButton.LeftButton)

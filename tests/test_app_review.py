@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from app.reviews_dialog import ReviewsDialog
 from app.settings import AppSettings
-from app_data import BENCHMARK, bench_db, bench_template, demo_db, demo_template  # noqa: F401
-from db.models import Answer, Benchmark, BenchmarkItem, Question, Review, Run, Slice
+from app_data import BENCHMARK, bench_db, bench_template, demo_db, demo_template, item_pk  # noqa: F401
+from db.models import Answer, BenchmarkItem, Question, Review, Run, Slice
 from db.session import open_database
 from qt_events import delete_closed_widgets, show_widget  # noqa: F401
 from window_fixtures import app_settings, make_window, open_demo, settings_path, settle, wait_loaded  # noqa: F401
@@ -29,16 +29,8 @@ def _reviews(db):
                 for row in session.scalars(select(Review).order_by(Review.id))]
 
 
-def _item_pk(db, item_id):
-    with db.session() as session:
-        # The demo study has its own benchmark with overlapping item ids.
-        return session.scalar(
-            select(BenchmarkItem.id).join(Benchmark, Benchmark.id == BenchmarkItem.benchmark_id)
-            .where(BenchmarkItem.item_id == item_id, Benchmark.name == BENCHMARK))
-
-
 def _open_item(qtbot, window, db, item_id):
-    window.open_item(_item_pk(db, item_id))
+    window.open_item(item_pk(db, item_id))
     wait_loaded(qtbot, window)
     view = window.panes.active_view
     view.setFocus()
@@ -275,7 +267,7 @@ def test_agreement_shown_beside_accuracy(qtbot, make_window, bench_db, reviewer)
 
 def test_enter_after_last_item_goes_to_next_item(qtbot, make_window, bench_db, reviewer):
     window = make_window(bench_db)
-    window.open_item(_item_pk(bench_db, 4))  # image missing: answers only
+    window.open_item(item_pk(bench_db, 4))  # image missing: answers only
     qtbot.wait(50)
     assert window.case.stack.currentWidget() is window.case.placeholder
     count = len(window.review.items)
@@ -285,7 +277,7 @@ def test_enter_after_last_item_goes_to_next_item(qtbot, make_window, bench_db, r
         qtbot.keyClick(window.questions_panel.tree, Qt.Key.Key_Y)
         qtbot.keyClick(window.questions_panel.tree, Qt.Key.Key_Return)
     assert len(_reviews(bench_db)) == count
-    assert window.item_pk == _item_pk(bench_db, 9)
+    assert window.item_pk == item_pk(bench_db, 9)
     with bench_db.session() as session:
         item_of_question = session.scalar(
             select(BenchmarkItem.item_id).join(Question).where(Question.id == window.review.current.question_id))
